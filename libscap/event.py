@@ -1,0 +1,172 @@
+"""The event: a lazy view over PPM wire-format bytes.
+
+An event is ``{u64 ts; u64 tid; u32 len; u16 type; u32 nparams}`` (26 bytes,
+packed, little-endian), then ``nparams`` parameter lengths (u16, or u32 for
+EF_LARGE_PAYLOAD events), then the parameter bytes. ``Event`` keeps the buffer
+and offset it came from; parameter lengths are read on the first parameter
+access and each value is decoded on first access and cached.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Iterator
+
+from .errors import ScapError
+from .params import decode_value
+from .schema import EVENT_HEADER_LEN, EVENTS, PPM_EVENT_MAX, EventInfo, ParamInfo
+
+HEADER = struct.Struct("<QQIHI")
+
+
+class Event:
+    """One event over ``buf[off:off+len]``.
+
+    ``cpu`` is the CPU the event was captured on (-1 if unknown), ``num`` its
+    number in the stream it came from, ``flags`` the EVF block flags (0 otherwise).
+    """
+
+    __slots__ = ("buf", "off", "ts", "tid", "len", "type", "nparams", "cpu", "num", "flags",
+                 "_lens", "_values")
+
+    def __init__(self, buf: bytes, off: int, ts: int, tid: int, length: int, etype: int,
+                 nparams: int, cpu: int = -1, num: int = 0, flags: int = 0):
+        self.buf = buf
+        self.off = off
+        self.ts = ts
+        self.tid = tid
+        self.len = length
+        self.type = etype
+        self.nparams = nparams
+        self.cpu = cpu
+        self.num = num
+        self.flags = flags
+        self._lens: tuple[int, ...] | None = None
+        self._values: dict[int, Any] | None = None
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, cpu: int = -1, num: int = 0, flags: int = 0) -> "Event":
+        """An event over a standalone byte string (validated)."""
+        if len(raw) < EVENT_HEADER_LEN:
+            raise ScapError(f"event of {len(raw)} bytes is shorter than its {EVENT_HEADER_LEN}-byte header")
+        ts, tid, length, etype, nparams = HEADER.unpack_from(raw, 0)
+        if length != len(raw):
+            raise ScapError(f"event header says {length} bytes but {len(raw)} were given")
+        evt = cls(raw, 0, ts, tid, length, etype, nparams, cpu, num, flags)
+        evt.validate()
+        return evt
+
+    @classmethod
+    def build(cls, ts: int, tid: int, etype: int, params: list[bytes], cpu: int = -1,
+              num: int = 0, flags: int = 0) -> "Event":
+        """Encode an event from raw parameter bytes (length width from the table)."""
+        info = EVENTS[etype] if 0 <= etype < PPM_EVENT_MAX else None
+        large = info is not None and info.large_payload
+        lens = struct.pack("<%d%s" % (len(params), "I" if large else "H"), *(len(p) for p in params))
+        length = EVENT_HEADER_LEN + len(lens) + sum(len(p) for p in params)
+        raw = HEADER.pack(ts, tid, length, etype, len(params)) + lens + b"".join(params)
+        return cls(raw, 0, ts, tid, length, etype, len(params), cpu, num, flags)
+
+    # -- schema ---------------------------------------------------------------
+
+    @property
+    def info(self) -> EventInfo | None:
+        """This event's table entry (None for a type beyond the table)."""
+        return EVENTS[self.type] if self.type < PPM_EVENT_MAX else None
+
+    @property
+    def name(self) -> str:
+        info = self.info
+        return info.name if info is not None else "NA"
+
+    @property
+    def direction(self) -> str:
+        return ">" if self.type & 1 == 0 else "<"
+
+    @property
+    def raw(self) -> bytes:
+        """The event's bytes exactly as stored."""
+        return bytes(self.buf[self.off:self.off + self.len])
+
+    # -- parameters -----------------------------------------------------------
+
+    def _param_lens(self) -> tuple[int, ...]:
+        lens = self._lens
+        if lens is None:
+            info = self.info
+            large = info is not None and info.large_payload
+            fmt = "<%d%s" % (self.nparams, "I" if large else "H")
+            width = 4 if large else 2
+            if EVENT_HEADER_LEN + width * self.nparams > self.len:
+                raise ScapError(f"{self.name} event: {self.nparams} parameter lengths overrun its {self.len} bytes")
+            lens = struct.unpack_from(fmt, self.buf, self.off + EVENT_HEADER_LEN)
+            if EVENT_HEADER_LEN + width * self.nparams + sum(lens) > self.len:
+                raise ScapError(f"{self.name} event: parameter lengths {list(lens)} overrun its {self.len} bytes")
+            self._lens = lens
+        return lens
+
+    def validate(self) -> None:
+        """Raise ScapError if the parameter lengths do not fit the event."""
+        self._param_lens()
+
+    def raw_param(self, i: int) -> bytes:
+        """The bytes of parameter ``i`` as stored."""
+        lens = self._param_lens()
+        if not 0 <= i < len(lens):
+            raise IndexError(f"{self.name} event has {len(lens)} parameters, not {i + 1}")
+        info = self.info
+        width = 4 if info is not None and info.large_payload else 2
+        start = self.off + EVENT_HEADER_LEN + width * self.nparams + sum(lens[:i])
+        return bytes(self.buf[start:start + lens[i]])
+
+    def raw_params(self) -> list[bytes]:
+        """Every parameter's bytes, in order."""
+        return [self.raw_param(i) for i in range(self.nparams)]
+
+    def param_info(self, i: int) -> ParamInfo | None:
+        """The schema entry of parameter ``i`` (None where the table has none)."""
+        info = self.info
+        if info is None or i >= len(info.params):
+            return None
+        return info.params[i]
+
+    def param(self, i: int) -> Any:
+        """Parameter ``i`` decoded by its PT_* type (bytes where the table has no entry)."""
+        values = self._values
+        if values is None:
+            values = self._values = {}
+        elif i in values:
+            return values[i]
+        raw = self.raw_param(i)
+        pinfo = self.param_info(i)
+        if pinfo is None:
+            value: Any = raw
+        else:
+            try:
+                value = decode_value(pinfo, raw)
+            except (ValueError, IndexError, struct.error) as exc:
+                raise ScapError(f"{self.name} event, parameter {pinfo.name!r} ({pinfo.type.name}): {exc}") from None
+        values[i] = value
+        return value
+
+    def param_index(self, name: str) -> int | None:
+        """Index of the parameter called ``name`` in this event's table entry."""
+        info = self.info
+        if info is not None:
+            for i, p in enumerate(info.params[:self.nparams]):
+                if p.name == name:
+                    return i
+        return None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Parameter ``name`` decoded, or ``default`` if this event has none."""
+        i = self.param_index(name)
+        return default if i is None else self.param(i)
+
+    def params(self) -> Iterator[tuple[ParamInfo | None, Any]]:
+        """(schema entry, decoded value) for every parameter present."""
+        for i in range(self.nparams):
+            yield self.param_info(i), self.param(i)
+
+    def __repr__(self) -> str:
+        return f"<Event {self.num} ts={self.ts} tid={self.tid} {self.direction} {self.name} nparams={self.nparams}>"

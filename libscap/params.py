@@ -1,0 +1,168 @@
+"""Decoding of event parameters by their PT_* type.
+
+Each decoder takes the parameter's bytes and returns a plain Python value. An
+empty (zero-length) parameter decodes to None everywhere: upstream writes empty
+parameters where a value could not be read, and old captures converted to the
+current layout get empty parameters for what they did not carry.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Callable, NamedTuple
+
+from .schema import DYNAMIC_PARAMS, PT, ParamInfo
+
+# Socket families as the driver encodes them (PPM_AF_*).
+AF_UNSPEC, AF_UNIX, AF_INET, AF_INET6 = 0, 1, 2, 10
+
+
+class SockAddr(NamedTuple):
+    """PT_SOCKADDR: family plus (ip, port) for inet families or the path for unix."""
+
+    family: int
+    addr: str | None = None
+    port: int | None = None
+    path: str | None = None
+
+
+class SockTuple(NamedTuple):
+    """PT_SOCKTUPLE: a connection 4-tuple (inet) or the unix pointers and path."""
+
+    family: int
+    sip: str | None = None
+    sport: int | None = None
+    dip: str | None = None
+    dport: int | None = None
+    src_ptr: int | None = None
+    dst_ptr: int | None = None
+    path: str | None = None
+
+
+def _ipv4(b: bytes) -> str:
+    return "%d.%d.%d.%d" % (b[0], b[1], b[2], b[3])
+
+
+def _ipv6(b: bytes) -> str:
+    import ipaddress
+
+    addr = ipaddress.IPv6Address(bytes(b))
+    return str(addr.ipv4_mapped) if addr.ipv4_mapped else str(addr)
+
+
+def _cstr(b: bytes) -> str:
+    end = b.find(b"\0")
+    if end >= 0:
+        b = b[:end]
+    return b.decode("utf-8", "surrogateescape")
+
+
+def _struct(fmt: str) -> Callable[[bytes], Any]:
+    s = struct.Struct("<" + fmt)
+
+    def decode(b: bytes) -> Any:
+        if len(b) != s.size:
+            raise ValueError(f"expected {s.size} bytes, got {len(b)}")
+        return s.unpack(b)[0]
+
+    return decode
+
+
+def _sockaddr(b: bytes) -> SockAddr:
+    fam = b[0]
+    if fam == AF_INET and len(b) >= 7:
+        return SockAddr(fam, _ipv4(b[1:5]), int.from_bytes(b[5:7], "little"))
+    if fam == AF_INET6 and len(b) >= 19:
+        return SockAddr(fam, _ipv6(b[1:17]), int.from_bytes(b[17:19], "little"))
+    if fam == AF_UNIX:
+        return SockAddr(fam, path=_cstr(b[1:]))
+    return SockAddr(fam)
+
+
+def _socktuple(b: bytes) -> SockTuple:
+    fam = b[0]
+    if fam == AF_INET and len(b) >= 13:
+        return SockTuple(fam, _ipv4(b[1:5]), int.from_bytes(b[5:7], "little"),
+                         _ipv4(b[7:11]), int.from_bytes(b[11:13], "little"))
+    if fam == AF_INET6 and len(b) >= 37:
+        return SockTuple(fam, _ipv6(b[1:17]), int.from_bytes(b[17:19], "little"),
+                         _ipv6(b[19:35]), int.from_bytes(b[35:37], "little"))
+    if fam == AF_UNIX and len(b) >= 17:
+        src, dst = struct.unpack_from("<QQ", b, 1)
+        return SockTuple(fam, src_ptr=src, dst_ptr=dst, path=_cstr(b[17:]))
+    return SockTuple(fam)
+
+
+def _fdlist(b: bytes) -> tuple[tuple[int, int], ...]:
+    (count,) = struct.unpack_from("<H", b, 0)
+    if 2 + count * 10 > len(b):
+        raise ValueError(f"fd list of {count} entries overruns its {len(b)} bytes")
+    return tuple(struct.unpack_from("<qH", b, 2 + i * 10) for i in range(count))
+
+
+def _ipnet(b: bytes) -> str:
+    if len(b) == 4:
+        return _ipv4(b)
+    if len(b) == 16:
+        return _ipv6(b)
+    raise ValueError(f"an IP address has 4 or 16 bytes, not {len(b)}")
+
+
+def _bytes(b: bytes) -> bytes:
+    return bytes(b)
+
+
+def _charbuf_array(b: bytes) -> tuple[str, ...]:
+    """NUL-separated strings (e.g. execve args and env)."""
+    if not b:
+        return ()
+    if b.endswith(b"\0"):
+        b = b[:-1]
+    return tuple(s.decode("utf-8", "surrogateescape") for s in bytes(b).split(b"\0"))
+
+
+def _dyn(b: bytes, table: str) -> tuple[ParamInfo, Any]:
+    choices = DYNAMIC_PARAMS[table]
+    idx = b[0]
+    if idx >= len(choices):
+        raise ValueError(f"dynamic index {idx} beyond table {table} of {len(choices)}")
+    info = choices[idx]
+    return info, decode_value(info, bytes(b[1:]))
+
+
+DECODERS: dict[PT, Callable[[bytes], Any]] = {
+    PT.INT8: _struct("b"), PT.INT16: _struct("h"), PT.INT32: _struct("i"), PT.INT64: _struct("q"),
+    PT.UINT8: _struct("B"), PT.UINT16: _struct("H"), PT.UINT32: _struct("I"), PT.UINT64: _struct("Q"),
+    PT.ERRNO: _struct("q"), PT.FD: _struct("q"), PT.PID: _struct("q"),
+    PT.FD32: _struct("i"), PT.PID32: _struct("i"),
+    PT.SYSCALLID: _struct("H"), PT.SIGTYPE: _struct("B"),
+    PT.RELTIME: _struct("Q"), PT.ABSTIME: _struct("Q"),
+    PT.PORT: _struct("H"), PT.L4PROTO: _struct("B"), PT.SOCKFAMILY: _struct("B"),
+    PT.BOOL: lambda b: bool(_struct("I")(b)),
+    PT.FLAGS8: _struct("B"), PT.FLAGS16: _struct("H"), PT.FLAGS32: _struct("I"),
+    PT.ENUMFLAGS8: _struct("B"), PT.ENUMFLAGS16: _struct("H"), PT.ENUMFLAGS32: _struct("I"),
+    PT.UID: _struct("I"), PT.GID: _struct("I"), PT.MODE: _struct("I"), PT.SIGSET: _struct("I"),
+    PT.DOUBLE: _struct("d"),
+    PT.CHARBUF: _cstr, PT.FSPATH: _cstr, PT.FSRELPATH: _cstr,
+    PT.BYTEBUF: _bytes,
+    PT.CHARBUFARRAY: _charbuf_array, PT.CHARBUF_PAIR_ARRAY: _charbuf_array,
+    PT.SOCKADDR: _sockaddr, PT.SOCKTUPLE: _socktuple, PT.FDLIST: _fdlist,
+    PT.IPV4ADDR: _ipv4, PT.IPV6ADDR: _ipv6, PT.IPADDR: _ipnet,
+    PT.IPV4NET: _ipnet, PT.IPV6NET: _ipnet, PT.IPNET: _ipnet,
+}
+
+
+def decode_value(info: ParamInfo, raw: bytes) -> Any:
+    """Decode ``raw`` as parameter ``info``; None for an empty parameter.
+
+    Raises ValueError when the bytes do not fit the type; the caller adds where.
+    """
+    if not raw:
+        return None
+    if info.type == PT.DYN:
+        return _dyn(raw, info.info)  # type: ignore[arg-type]
+    decoder = DECODERS.get(info.type)
+    if decoder is None:
+        return bytes(raw)
+    return decoder(raw)
+
