@@ -29,6 +29,7 @@ import struct
 import time
 from typing import Any
 
+from .event import Event
 from .params import decode_value
 from .schema import DYNAMIC_PARAMS, FLAG_TABLES, PF, PPM_SC_NAMES, PT, ParamInfo
 
@@ -237,3 +238,20 @@ def _render_int(info: ParamInfo, value: int) -> str:
     if ptype == PT.ABSTIME:
         return _abstime(value)
     return number(value, fmt, _INT_WIDTH[ptype][0])
+
+
+def render_params(evt: Event, max_len: int | None = DEFAULT_MAX_LEN) -> list[tuple[str, str]]:
+    """(name, text) of every parameter an event carries, in order.
+
+    Parameters the table does not describe (unknown event types, or more
+    parameters than the table has) are named ``argN`` and shown as byte buffers.
+    """
+    out = []
+    for i in range(evt.nparams):
+        raw = evt.raw_param(i)
+        info = evt.param_info(i)
+        if info is None:
+            out.append((f"arg{i}", printable(raw, max_len)))
+        else:
+            out.append((info.name, render(info, raw, max_len)))
+    return out

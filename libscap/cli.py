@@ -1,0 +1,96 @@
+"""``libscap`` command line: look inside .scap captures without libsinsp.
+
+``libscap print FILE [--converted] [--json] [-n N]`` prints one line per event
+record: number, timestamp (ns since the epoch), cpu, thread id, direction, event
+name and the parameters rendered by their print format (``name=value``), or one
+JSON object per line with ``--json``. Raw mode shows the records as stored
+(enter and exit events, old layouts); ``--converted`` shows the stream current
+libs delivers from the file (see libscap.savefile.converter). Parameter values are
+the raw ones: fds, pids and paths are not resolved against process state.
+
+A capture that cannot be read ends the command with a message naming the file
+and the offset and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Iterable, Iterator, Sequence, TextIO
+
+from .errors import ScapError
+from .event import Event
+from .render import render_params
+
+
+def _records(path: str, converted: bool) -> Iterator[Event]:
+    from .savefile import open_capture
+    from .savefile.converter import convert
+
+    events: Iterable[Event] = open_capture(path).events()
+    return convert(events) if converted else iter(events)
+
+
+def format_line(evt: Event) -> str:
+    """One text line for an event (buffers cut like sysdig's default output)."""
+    head = f"{evt.num} {evt.ts} {evt.cpu} {evt.tid} {evt.direction} {evt.name}"
+    args = " ".join(f"{name}={value}" for name, value in render_params(evt))
+    return f"{head} {args}" if args else head
+
+
+def format_json(evt: Event) -> str:
+    """One JSON object for an event, parameters rendered in full."""
+    return json.dumps({
+        "num": evt.num, "ts": evt.ts, "cpu": evt.cpu, "tid": evt.tid, "dir": evt.direction,
+        "type": evt.name, "type_id": evt.type,
+        "params": dict(render_params(evt, max_len=None)),
+    })
+
+
+def print_capture(path: str, out: TextIO, converted: bool = False, as_json: bool = False,
+                  limit: int | None = None) -> int:
+    """Write the capture's records to ``out``; returns how many were written."""
+    fmt = format_json if as_json else format_line
+    count = 0
+    for evt in _records(path, converted):
+        if limit is not None and count >= limit:
+            break
+        out.write(fmt(evt) + "\n")
+        count += 1
+    return count
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="libscap", description="Inspect .scap capture files.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("print", help="print the events of a capture, one per line")
+    p.add_argument("file", help=".scap file (plain or gzip)")
+    p.add_argument("--converted", action="store_true",
+                   help="print the converted stream (exit events in today's layout) instead of the raw records")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("-n", type=int, metavar="N", default=None, help="stop after N events")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``libscap`` and ``python -m libscap``; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        print_capture(args.file, sys.stdout, args.converted, args.json, args.n)
+        sys.stdout.flush()
+    except ScapError as exc:
+        where = "" if exc.path is not None else f"{args.file}: "
+        if exc.offset is None:
+            where += "offset unknown: "
+        print(f"libscap: error: {where}{exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            # The reader of our output went away (e.g. `| head`): stop quietly.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        print(f"libscap: error: {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
