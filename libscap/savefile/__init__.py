@@ -7,8 +7,10 @@ from .blocks import (
     SectionHeader, StateBlock, UserInfo,
 )
 from .reader import Capture, SavefileEvent, open_capture
+from .writer import CaptureWriter, copy_capture, write_capture
 
 __all__ = [
     "Capture", "FdInfo", "GroupInfo", "InterfaceInfo", "Interfaces", "MachineInfo", "ProcessInfo",
     "SavefileEvent", "ScapWarning", "SectionHeader", "StateBlock", "UserInfo", "open_capture",
+    "CaptureWriter", "copy_capture", "write_capture",
 ]
