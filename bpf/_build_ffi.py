@@ -90,6 +90,7 @@ int bpf_map__get_next_key(const struct bpf_map *map, const void *cur_key, void *
 /* kernel objects and features */
 int bpf_obj_get_info_by_fd(int bpf_fd, void *info, __u32 *info_len);
 int libbpf_num_possible_cpus(void);
+int libbpf_strerror(int err, char *buf, size_t size);
 int libbpf_probe_bpf_map_type(enum bpf_map_type map_type, const void *opts);
 int libbpf_probe_bpf_prog_type(enum bpf_prog_type prog_type, const void *opts);
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import errno as _errno
 import logging
-import os
 from typing import Any, Callable
 
 from bpf._libbpf import ffi, lib
@@ -38,8 +37,8 @@ class BpfError(OSError):
     libbpf's own log (for a failed load, the verifier log)."""
 
     def __init__(self, err: int, function: str, target: str, libbpf_log: str = "") -> None:
-        name = _errno.errorcode.get(err, f"errno {err}")
-        message = f"{function}({target}) failed: {name} ({os.strerror(err)})"
+        name = _errno.errorcode.get(err, f"LIBBPF_ERRNO {err}")
+        message = f"{function}({target}) failed: {name} ({strerror(err)})"
         if libbpf_log:
             message += "\nlibbpf log:\n" + libbpf_log.rstrip("\n")
         super().__init__(err, message)
@@ -49,6 +48,13 @@ class BpfError(OSError):
 
     def __str__(self) -> str:
         return self.strerror
+
+
+def strerror(err: int) -> str:
+    """Text for an errno, including libbpf's own codes (4000+, e.g. invalid ELF)."""
+    buf = ffi.new("char[]", 256)
+    lib.libbpf_strerror(err, buf, len(buf))
+    return ffi.string(buf).decode("utf-8", "replace")
 
 
 def take_log() -> str:
