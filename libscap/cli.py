@@ -1,6 +1,6 @@
 """``libscap`` command line: look inside .scap captures without libsinsp.
 
-``libscap print FILE [--converted] [--json] [-n N]`` prints one line per event
+``libscap print FILE [--converted] [--json] [--internal] [-n N]`` prints one line per event
 record: number, timestamp (ns since the epoch), cpu, thread id, direction, event
 name and the parameters rendered by their print format (``name=value``), or one
 JSON object per line with ``--json``. Raw mode shows the records as stored
@@ -22,20 +22,20 @@ from typing import Iterable, Iterator, Sequence, TextIO
 
 from .errors import ScapError
 from .event import Event
-from .render import render_params
+from .render import event_name, render_params
+from .schema import EC
+from .savefile import open_capture
+from .savefile.converter import convert
 
 
 def _records(path: str, converted: bool) -> Iterator[Event]:
-    from .savefile import open_capture
-    from .savefile.converter import convert
-
     events: Iterable[Event] = open_capture(path).events()
     return convert(events) if converted else iter(events)
 
 
 def format_line(evt: Event) -> str:
     """One text line for an event (buffers cut like sysdig's default output)."""
-    head = f"{evt.num} {evt.ts} {evt.cpu} {evt.tid} {evt.direction} {evt.name}"
+    head = f"{evt.num} {evt.ts} {evt.cpu} {evt.tid} {evt.direction} {event_name(evt)}"
     args = " ".join(f"{name}={value}" for name, value in render_params(evt))
     return f"{head} {args}" if args else head
 
@@ -44,19 +44,26 @@ def format_json(evt: Event) -> str:
     """One JSON object for an event, parameters rendered in full."""
     return json.dumps({
         "num": evt.num, "ts": evt.ts, "cpu": evt.cpu, "tid": evt.tid, "dir": evt.direction,
-        "type": evt.name, "type_id": evt.type,
+        "type": event_name(evt), "type_id": evt.type,
         "params": dict(render_params(evt, max_len=None)),
     })
 
 
 def print_capture(path: str, out: TextIO, converted: bool = False, as_json: bool = False,
-                  limit: int | None = None) -> int:
-    """Write the capture's records to ``out``; returns how many were written."""
+                  limit: int | None = None, internal: bool = False) -> int:
+    """Write the capture's records to ``out``; returns how many were written.
+
+    Internal events (EC_INTERNAL: procinfo, drop, container...) are skipped unless
+    ``internal``, as sysdig does, so the output lines up with ``sysdig -r``.
+    """
     fmt = format_json if as_json else format_line
     count = 0
     for evt in _records(path, converted):
         if limit is not None and count >= limit:
             break
+        info = evt.info
+        if not internal and info is not None and info.category & EC.INTERNAL:
+            continue
         out.write(fmt(evt) + "\n")
         count += 1
     return count
@@ -70,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--converted", action="store_true",
                    help="print the converted stream (exit events in today's layout) instead of the raw records")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--internal", action="store_true",
+                   help="also print internal events (procinfo, drop, container...), which sysdig hides")
     p.add_argument("-n", type=int, metavar="N", default=None, help="stop after N events")
     return parser
 
@@ -78,13 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``libscap`` and ``python -m libscap``; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        print_capture(args.file, sys.stdout, args.converted, args.json, args.n)
+        print_capture(args.file, sys.stdout, args.converted, args.json, args.n, args.internal)
         sys.stdout.flush()
     except ScapError as exc:
-        where = "" if exc.path is not None else f"{args.file}: "
-        if exc.offset is None:
-            where += "offset unknown: "
-        print(f"libscap: error: {where}{exc}", file=sys.stderr)
+        where = f"{exc.path or args.file}: "
+        if exc.offset is not None:
+            where += f"offset {exc.offset}: "
+        print(f"libscap: error: {where}{exc.message}", file=sys.stderr)
         return 1
     except OSError as exc:
         if isinstance(exc, BrokenPipeError):

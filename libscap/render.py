@@ -31,7 +31,7 @@ from typing import Any
 
 from .event import Event
 from .params import decode_value
-from .schema import DYNAMIC_PARAMS, FLAG_TABLES, PF, PPM_SC_NAMES, PT, ParamInfo
+from .schema import DYNAMIC_PARAMS, FLAG_TABLES, PF, PPM_SC_NAMES, PPME, PT, ParamInfo
 
 #: sysdig's default limit for one rendered buffer (its max_evt_output_len).
 DEFAULT_MAX_LEN = 80
@@ -52,7 +52,7 @@ _INT_WIDTH: dict[PT, tuple[int, bool]] = {  # type -> (bytes, signed)
 }
 # UINT64 is signed above on purpose: libsinsp prints it through an int64 (getrlimit max=-1).
 
-_EMPTY_IS_NULL = frozenset((PT.BYTEBUF, PT.SOCKTUPLE, PT.FDLIST, PT.CHARBUFARRAY,
+_EMPTY_IS_NULL = frozenset((PT.SOCKTUPLE, PT.FDLIST, PT.CHARBUFARRAY,
                             PT.CHARBUF_PAIR_ARRAY, PT.DYN))
 
 
@@ -91,7 +91,8 @@ def signal_name(sig: int) -> str:
 def flag_names(value: int, table: str, exact: bool) -> str:
     """Names of ``value`` in a flag table, joined by '|'.
 
-    Enum tables (``exact``) name every entry equal to the value. Bit-flag tables
+    Enum tables (``exact``) name the first entry equal to the value, as sysdig
+    does (current libs names every alias: ``AF_LOCAL|AF_UNIX``). Bit-flag tables
     name, in table order, each entry whose bits are all still set (removing them),
     a zero entry only for a zero value, and stop at an entry equal to the value.
     """
@@ -100,7 +101,7 @@ def flag_names(value: int, table: str, exact: bool) -> str:
     for name, flag in FLAG_TABLES.get(table, ()):
         if exact:
             if flag == value:
-                names.append(name)
+                return name
             continue
         if (flag == 0 and value == 0) or (flag != 0 and rest != 0 and rest & flag == flag):
             names.append(name)
@@ -179,6 +180,8 @@ def render(info: ParamInfo, raw: bytes, max_len: int | None = DEFAULT_MAX_LEN) -
     """Text of one parameter's stored bytes, as sysdig prints it without state."""
     ptype, fmt = info.type, info.fmt
     if not raw:
+        if ptype == PT.BYTEBUF:
+            return ""  # an empty buffer, as sysdig prints it (current libs says NULL)
         return "NULL" if ptype in _EMPTY_IS_NULL else "<NA>"
     if ptype == PT.DYN:
         choices = DYNAMIC_PARAMS.get(info.info, ())  # type: ignore[arg-type]
@@ -217,7 +220,10 @@ def _render_int(info: ParamInfo, value: int) -> str:
     if ptype in (PT.FD, PT.FD32):
         return _with(str(value), "AT_FDCWD" if value == AT_FDCWD else errno_name(value))
     if ptype == PT.ERRNO:
-        return _with(str(value), errno_name(value))
+        # A hex-formatted result (mmap's address) prints in hex unless it is an error.
+        if value < 0 or fmt != PF.HEX:
+            return _with(str(value), errno_name(value))
+        return number(value, fmt)
     if ptype in (PT.PID, PT.PID32):
         return str(value)
     if ptype in (PT.FLAGS8, PT.FLAGS16, PT.FLAGS32, PT.ENUMFLAGS8, PT.ENUMFLAGS16, PT.ENUMFLAGS32):
@@ -238,6 +244,15 @@ def _render_int(info: ParamInfo, value: int) -> str:
     if ptype == PT.ABSTIME:
         return _abstime(value)
     return number(value, fmt, _INT_WIDTH[ptype][0])
+
+
+def event_name(evt: Event) -> str:
+    """The event's name as sysdig shows it: generic syscall events by their syscall."""
+    if evt.type in (PPME.GENERIC_E, PPME.GENERIC_X) and evt.nparams:
+        raw = evt.raw_param(0)
+        if len(raw) == 2:
+            return PPM_SC_NAMES.get(_int(raw, PT.SYSCALLID)) or evt.name
+    return evt.name
 
 
 def render_params(evt: Event, max_len: int | None = DEFAULT_MAX_LEN) -> list[tuple[str, str]]:

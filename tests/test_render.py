@@ -36,8 +36,8 @@ def u32(v: int) -> bytes:
     ("SYSCALL_MMAP_E", "flags", u32(1030), "1030(MAP_PRIVATE|MAP_FIXED|MAP_DENYWRITE)"),
     ("SYSCALL_FUTEX_E", "op", struct.pack("<H", 129), "129(FUTEX_PRIVATE_FLAG|FUTEX_WAKE)"),
     ("SOCKET_SOCKET_E", "domain", u32(10), "10(AF_INET6)"),
-    # enum tables name every entry with the value (AF_LOCAL and AF_UNIX are both 1)
-    ("SOCKET_SOCKET_E", "domain", u32(1), "1(AF_LOCAL|AF_UNIX)"),
+    # enum tables: the first entry with the value (sysdig: "socket domain=1(AF_LOCAL)")
+    ("SOCKET_SOCKET_E", "domain", u32(1), "1(AF_LOCAL)"),
     ("SOCKET_SOCKET_E", "type", u32(2), "2"),
     # numbers by print format
     ("SYSCALL_MMAP_E", "addr", struct.pack("<Q", 0x7FAD48557000), "7FAD48557000"),
@@ -65,7 +65,8 @@ def u32(v: int) -> bytes:
     ("SYSCALL_SETUID_X", "uid", u32(0xFFFFFFFF), "-1"),
     ("SYSCALL_PPOLL_E", "sigmask", u32((1 << 1) | (1 << 14)), "SIGINT SIGTERM"),
     # empty parameters
-    ("SYSCALL_READ_X", "data", b"", "NULL"),
+    ("SYSCALL_READ_X", "data", b"", ""),  # sysdig: "< read res=0 data="
+    ("SOCKET_SENDTO_X", "tuple", b"", "NULL"),
     ("SYSCALL_READ_X", "size", b"", "<NA>"),
     ("SYSCALL_OPEN_X", "name", b"/etc/ld.so.cache\0", "/etc/ld.so.cache"),
 ])
