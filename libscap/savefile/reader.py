@@ -63,6 +63,7 @@ _BH = struct.Struct("<II")
 _U32 = struct.Struct("<I")
 _EV2 = struct.Struct("<HQQIHI")  # cpu, then the event header
 _EVF2 = struct.Struct("<HIQQIHI")  # cpu, flags, then the event header
+_BLOCK_EV2 = struct.Struct("<IIHQQIHI")  # block header, cpu, event header: the fast path's one read
 _EV1_HDR = struct.Struct("<QQIH")  # event header without nparams
 _HEADER = struct.Struct("<QQIHI")
 _SHB = struct.Struct("<IHHQ")
@@ -471,9 +472,25 @@ class Capture:
         evf_v2_types = (B.EVF_BLOCK_TYPE_V2, B.EVF_BLOCK_TYPE_V2_LARGE)
         large_types, ev_v1_types = B.LARGE_EV_TYPES, B.EV_V1_TYPES
         hdr = EVENT_HEADER_LEN
+        fast_unpack = _BLOCK_EV2.unpack_from
+        max_fast_len = MAX_EVENT_BLOCK_LEN
         num = 0
         end = len(buf)
         while True:
+            # Fast path: a well-formed EV_V2 block wholly in the chunk. Anything
+            # else (other blocks, faults, chunk ends) takes the general path below,
+            # which makes the same checks and reports the precise error.
+            if pos + 36 <= end:
+                btype, blen, cpu, ts, tid, elen, etype, nparams = fast_unpack(buf, pos)
+                if (btype == ev_v2 and 40 <= blen <= max_fast_len and pos + blen <= end
+                        and hdr <= elen <= blen - 14 and nparams <= max_params[etype]
+                        and hdr + len_width[etype] * nparams <= elen
+                        and u32_unpack(buf, pos + blen - 4)[0] == blen):
+                    num += 1
+                    eoff = pos + 10
+                    pos += blen
+                    yield event_cls(buf, eoff, ts, tid, elen, etype, nparams, cpu, num, 0)
+                    continue
             if pos + 8 > end:
                 buf = stream.refill(buf, pos, 8)
                 pos, end = 0, len(buf)
