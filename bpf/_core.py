@@ -7,7 +7,11 @@ import errno as _errno
 import logging
 from typing import Any, Callable
 
-from bpf._libbpf import ffi, lib
+try:
+    from bpf._libbpf import ffi, lib
+except ImportError as exc:  # the compiled half is built by CMake, not found on sys.path
+    raise ImportError(f"bpf._libbpf is not built ({exc}): run `pip install -e .` "
+                      "(or `make scap` in a CMake build directory)") from exc
 
 log = logging.getLogger("bpf")
 

@@ -59,7 +59,7 @@ class RecordBatch:
 class RingBufferReader:
     """Batch reader over ring buffer maps of a loaded BpfObject.
 
-    ts_offset: byte offset of a little/native-endian u64 timestamp in every
+    ts_offset: byte offset of a native-endian u64 timestamp in every
     record, used to merge the rings oldest-first (records too short for it sort
     as 0); None drains the rings in turn without merging. buffer_size bounds the
     bytes of one batch, max_records its record count."""
