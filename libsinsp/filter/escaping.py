@@ -36,8 +36,7 @@ def unescape(quoted: str) -> str:
             i += 2
         elif e in "\"'":
             if e != delim:
-                other = "'" if delim == '"' else '"'
-                raise EscapeError(f"invalid \\{e} escape in {other}-quoted string")
+                raise EscapeError(f"invalid \\{e} escape in {delim}-quoted string")
             out.append(e)
             i += 2
         elif e == "x":
