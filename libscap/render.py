@@ -177,7 +177,18 @@ def _abstime(ns: int) -> str:
 
 
 def render(info: ParamInfo, raw: bytes, max_len: int | None = DEFAULT_MAX_LEN) -> str:
-    """Text of one parameter's stored bytes, as sysdig prints it without state."""
+    """Text of one parameter's stored bytes, as sysdig prints it without state.
+
+    Bytes that do not fit the type (a malformed capture) are shown as a byte
+    buffer rather than failing: printing is how one looks at broken files.
+    """
+    try:
+        return _render(info, raw, max_len)
+    except (ValueError, struct.error):
+        return printable(raw, max_len)
+
+
+def _render(info: ParamInfo, raw: bytes, max_len: int | None) -> str:
     ptype, fmt = info.type, info.fmt
     if not raw:
         if ptype == PT.BYTEBUF:

@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from conftest import CAPTURE_EVENT_COUNTS, CAPTURES
 
 

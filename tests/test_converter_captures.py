@@ -7,8 +7,6 @@ converter's own rules.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from conftest import CAPTURES

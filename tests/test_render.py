@@ -106,6 +106,13 @@ def test_fdlist_without_fd_state():
     assert render(pinfo("SYSCALL_POLL_E", "fds"), struct.pack("<H", 0)) == ""
 
 
+def test_malformed_bytes_render_as_a_buffer():
+    # an fd list claiming 3 entries but holding one; an IPv4 address of 3 bytes
+    raw = struct.pack("<H", 3) + struct.pack("<qH", 4, 4)
+    assert render(pinfo("SYSCALL_POLL_E", "fds"), raw) == "............"
+    assert render(ParamInfo("a", PT.IPV4ADDR, PF.NA), b"ab\x01") == "ab."
+
+
 def test_byte_buffers():
     data = pinfo("SYSCALL_READ_X", "data")
     assert render(data, b"\x7fELF\x02\x01\x01\x00hi there\n") == ".ELF....hi there."
