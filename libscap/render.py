@@ -15,6 +15,11 @@ user name, relative paths without the cwd, fd lists with ``?`` as the fd type.
 Negative fds still get their errno name (``-2(ENOENT)``) and -100 ``AT_FDCWD``,
 as sysdig prints them for any thread it knows.
 
+Where sysdig 0.29 (the oracle the tests compare with) and current libs differ,
+this follows sysdig: an enum value names only its first alias (``1(AF_LOCAL)``,
+libs says ``AF_LOCAL|AF_UNIX``), an empty byte buffer prints as nothing (libs:
+``NULL``), and a PF_HEX result such as mmap's prints in hex unless negative.
+
 Integer parameters whose stored width differs from the type's (old captures
 did that, e.g. a 4-byte mmap fd) are read as the unsigned little-endian number
 of the bytes present, which is what sysdig shows for them.
