@@ -40,7 +40,7 @@ import os
 import struct
 import warnings
 import zlib
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from ..errors import ScapError
 from ..event import Event
@@ -94,9 +94,14 @@ def _error(path: str, gz: bool, message: str, offset: int) -> ScapError:
 
 
 class SavefileEvent(Event):
-    """An Event read from a capture: parameter-length errors carry the file and offset."""
+    """An Event read from a capture: its ScapErrors (parameter lengths overrunning
+    the event, undecodable values) carry the file path and the event's offset."""
 
     __slots__ = ()
+
+    def _with_context(self, exc: ScapError) -> ScapError:
+        buf = self.buf
+        return _error(buf.path, buf.gz, exc.message, buf.base + self.off)
 
     def _param_lens(self) -> tuple[int, ...]:
         lens = self._lens
@@ -105,8 +110,15 @@ class SavefileEvent(Event):
         try:
             return Event._param_lens(self)
         except ScapError as exc:
-            buf = self.buf
-            raise _error(buf.path, buf.gz, exc.message, buf.base + self.off) from None
+            raise self._with_context(exc) from None
+
+    def param(self, i: int) -> Any:
+        try:
+            return Event.param(self, i)
+        except ScapError as exc:
+            if exc.path is not None:
+                raise
+            raise self._with_context(exc) from None
 
 
 class _Stream:
