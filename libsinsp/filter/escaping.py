@@ -57,7 +57,8 @@ def quote(value: str) -> str:
     out = ['"']
     for c in value:
         if c == "\\":
-            out.append("\\\\")
+            # not "\\\\": the lexer (as upstream's) never closes a string right after "\\"
+            out.append("\\x5c")
         elif c == '"':
             out.append('\\"')
         elif c == "\b":

@@ -1,0 +1,238 @@
+"""Compiled filters over fake dict events; every expected result is hand-written."""
+
+from __future__ import annotations
+
+import pytest
+
+from libsinsp.filter import FilterCompileError, compile_filter, event_types, parse
+from test_filter_fakes import FakeRegistry
+
+EV = {
+    "evt.type": "openat",
+    "evt.num": 5,
+    "evt.rawres": -2,
+    "evt.buffer": b"\x7fELF\x02\x01",
+    "evt.is_open_write": True,
+    "evt.args": {"fd": "3", 0: "3", "name": "/etc/passwd"},
+    "proc.name": "Bash",
+    "proc.pname": "sshd",
+    "proc.pid": 1234,
+    "proc.aname": ["sshd", "systemd"],
+    "proc.args": "-c ls",
+    "fd.name": "/etc/ssh/sshd_config",
+    "fd.sip": "10.1.2.3",
+    "fd.net": "2001:db8::1",
+    "fd.sport": 443,
+    "fd.types": ["ipv4", "file"],
+    "evt.ratio": 0.5,
+}
+
+CASES = [
+    ("evt.type = openat", True),
+    ("evt.type == open", False),
+    ("evt.type != open", True),
+    ("proc.pid = 1234", True),
+    ("proc.pid = 0x4d2", True),
+    ("proc.pid < 1234", False),
+    ("proc.pid <= 1234", True),
+    ("proc.pid > 1000", True),
+    ("proc.pid >= 1235", False),
+    ("evt.rawres < 0", True),
+    ("evt.ratio > 0.25", True),
+    ("proc.pid in (1, 1234)", True),
+    ("proc.name contains as", True),
+    ("proc.name contains AS", False),
+    ("proc.name icontains AS", True),
+    ("proc.name startswith Ba", True),
+    ("proc.name startswith ba", False),
+    ("proc.name endswith sh", True),
+    ("fd.name glob /etc/*", True),  # '*' crosses '/'
+    ("fd.name glob /etc/ssh/sshd_confi?", True),
+    ("fd.name glob '/etc/[st]sh/*'", True),
+    ("fd.name glob '/etc/[!s]sh/*'", False),
+    ("fd.name glob /ETC/*", False),
+    ("fd.name iglob /ETC/*", True),
+    ("fd.name regex '/etc/.*_config'", True),
+    ("fd.name regex 'ssh'", False),  # must match the whole value
+    ("evt.buffer bcontains 454c46", True),
+    ("evt.buffer bcontains 454c47", False),
+    ("evt.buffer bstartswith 7f45", True),
+    ("evt.buffer bstartswith 45", False),
+    ("proc.name bcontains 6173", True),
+    ("proc.name in (zsh, Bash)", True),
+    ("proc.name in (zsh, bash)", False),
+    ("fd.name pmatch (/etc/ssh)", True),
+    ("fd.name pmatch (/etc/ss)", False),
+    ("fd.name pmatch (/usr, /etc/)", True),
+    ("fd.name pmatch (/etc/ssh/sshd_config)", True),
+    ("fd.types intersects (file, unix)", True),
+    ("fd.types intersects (unix)", False),
+    ("fd.types in (ipv4, file, unix)", True),
+    ("fd.types in (ipv4)", False),
+    ("fd.sip = 10.1.2.3", True),
+    ("fd.sip != 10.1.2.3", False),
+    ("fd.sip in (10.1.2.4, 10.1.2.3)", True),
+    ("fd.net = 2001:db8::/32", True),
+    ("fd.net = 10.0.0.0/8", False),
+    ("fd.net in (10.0.0.0/8, 2001:db8::/64)", True),
+    ("fd.sport = 443", True),
+    ("evt.is_open_write = true", True),
+    ("evt.is_open_write = false", False),
+    ("proc.aname[1] = sshd", True),
+    ("proc.aname[2] = systemd", True),
+    ("proc.aname[3] exists", False),
+    ("proc.aname = sshd", True),
+    ("evt.arg.name = /etc/passwd", True),
+    ("evt.arg[0] = 3", True),
+    ("evt.arg.missing exists", False),
+    ("fd.name exists", True),
+    ("proc.env exists", False),
+    ("proc.env = x", False),
+    ("proc.env != x", False),  # a missing value makes every check false
+    ("not proc.env = x", True),
+    ("proc.name contains oneof (zz, as)", True),
+    ("proc.name contains anyof (zz, yy)", False),
+    ("proc.name contains allof (B, sh)", True),
+    ("proc.name contains allof (B, zz)", False),
+    ("tolower(proc.name) = bash", True),
+    ("toupper(proc.name) = BASH", True),
+    ("basename(fd.name) = sshd_config", True),
+    ("len(proc.name) = 4", True),
+    ("len(fd.types) = 2", True),
+    ('concat(proc.name, "-", proc.pid) = Bash-1234', True),
+    ('join("/", (proc.pname, proc.name)) = sshd/Bash', True),
+    ("proc.pname = val(proc.aname[1])", True),
+    ("proc.name = val(proc.pname)", False),
+    ("proc.name icontains val(proc.pname)", False),
+    ("proc.name in ()", False),
+    ("not proc.name in ()", True),
+    ("evt.type = openat and proc.name = Bash and fd.name startswith /etc", True),
+    ("evt.type = open or proc.name = Bash", True),
+    ("(evt.type = open or proc.name = zsh) and fd.name exists", False),
+    ("not (evt.type = open or proc.name = zsh)", True),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES, ids=[t for t, _ in CASES])
+def test_eval(text: str, expected: bool) -> None:
+    assert compile_filter(parse(text), FakeRegistry())(EV) is expected
+
+
+def test_b64() -> None:
+    f = compile_filter(parse("b64(proc.args) = hello"), FakeRegistry())
+    assert f({"proc.args": "aGVsbG8="}) is True
+    assert f({"proc.args": "!!"}) is False
+
+
+def test_missing_fields_are_false() -> None:
+    for text in ("proc.name = x", "proc.name != x", "proc.pid < 3", "fd.sip = 1.2.3.4",
+                 "fd.types intersects (a)", "proc.name contains x", "fd.name pmatch (/)"):
+        assert compile_filter(parse(text), FakeRegistry())({}) is False, text
+
+
+class Counting(FakeRegistry):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def make_extractor(self, field, arg):  # type: ignore[no-untyped-def]
+        inner = super().make_extractor(field, arg)
+
+        def count(e):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            return inner(e)
+
+        return count
+
+
+def test_each_field_extracted_once_and_short_circuit() -> None:
+    reg = Counting()
+    f = compile_filter(parse("proc.name = a or proc.name = b or proc.name contains as"), reg)
+    assert f(EV) is True and reg.calls == 1
+    reg2 = Counting()
+    g = compile_filter(parse("evt.type = open and proc.name = Bash"), reg2)
+    assert g(EV) is False and reg2.calls == 1  # proc.name never extracted
+
+
+def test_macros_and_lists() -> None:
+    macros = {"m_open": parse("evt.type in (open_calls)"), "m2": parse("m_open and shell")}
+    macros["shell"] = parse("proc.name in (shells)")
+    lists = {"open_calls": ["open", "openat"], "shells": ["zsh", "more_shells"], "more_shells": ["Bash"]}
+    f = compile_filter(parse("m2"), FakeRegistry(), macros=macros, lists=lists)
+    assert f(EV) is True
+    assert f({**EV, "proc.name": "fish"}) is False
+
+
+COMPILE_ERRORS = [
+    ("foo.bar = 1", 0, "unknown field 'foo.bar'"),
+    ("evt.type = x and proc.pid = abc", 28, "invalid value 'abc' for field 'proc.pid' of type int64"),
+    ("evt.num = -1", 10, "invalid value '-1' for field 'evt.num' of type uint64"),
+    ("proc.pid contains 1", 0, "operator 'contains' is not supported by field 'proc.pid'"),
+    ("fd.sip = nothost", 9, "invalid value 'nothost' for field 'fd.sip'"),
+    ("evt.buffer bcontains xyz", 21, "not a hex byte string"),
+    ("proc.name regex '('", 16, "invalid regular expression"),
+    ("evt.is_open_write = yes", 20, "not 'true' or 'false'"),
+    ("evt.arg exists", 0, "field 'evt.arg' requires an argument"),
+    ("proc.name[1] exists", 0, "field 'proc.name' does not accept an argument"),
+    ("proc.aname[x] exists", 0, "requires a numeric index argument, got 'x'"),
+    ("fd.types = file", 0, "operator '=' is not supported by field 'fd.types'"),
+    ("proc.name glob val(proc.pname)", 15, "does not accept a field on its right-hand side"),
+    ("x", 0, "undefined macro 'x'"),
+    ("proc.name in nolist", 13, "undefined list 'nolist'"),
+    ("getopt(proc.args, x.y) exists", 0, "transformer 'getopt' is not supported"),
+    ("len(proc.pid) > 1", 0, "transformer 'len' is not supported on type int64"),
+]
+
+
+@pytest.mark.parametrize(("text", "idx", "message"), COMPILE_ERRORS, ids=[t for t, _, _ in COMPILE_ERRORS])
+def test_compile_errors(text: str, idx: int, message: str) -> None:
+    with pytest.raises(FilterCompileError) as info:
+        compile_filter(parse(text), FakeRegistry())
+    assert info.value.pos.idx == idx
+    assert message in info.value.reason
+
+
+def test_macro_cycle() -> None:
+    with pytest.raises(FilterCompileError, match="references itself"):
+        compile_filter(parse("a"), FakeRegistry(), macros={"a": parse("b"), "b": parse("a")})
+
+
+ALL = ["open", "openat", "read", "execve"]
+EVTTYPES = [
+    ("evt.type = open", {"open"}),
+    ("evt.type == open", {"open"}),
+    ("evt.type in (open, openat, nosuch)", {"open", "openat"}),
+    ("evt.type != open", {"openat", "read", "execve"}),
+    ("not evt.type = open", {"openat", "read", "execve"}),
+    ("not evt.type != open", {"open"}),
+    ("not evt.type in (open, read)", {"openat", "execve"}),
+    ("proc.name = x", "all"),
+    ("not proc.name = x", "all"),
+    ("evt.type = open and proc.name = x", {"open"}),
+    ("evt.type = open or proc.name = x", "all"),
+    ("evt.type = open or evt.type = read", {"open", "read"}),
+    ("evt.type in (open, read) and evt.type in (read, execve)", {"read"}),
+    ("not (evt.type = open or evt.type = read)", {"openat", "execve"}),
+    ("not (evt.type = open and proc.name = x)", "all"),
+    ("evt.type exists", "all"),
+    ("not evt.type exists", set()),
+    ("evt.type startswith open", "all"),
+    ("evt.num = 0", set()),
+    ("evt.num > 0", "all"),
+    ("not evt.num > 0", set()),
+    ("evt.num = 5 and evt.type = read", {"read"}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EVTTYPES, ids=[t for t, _ in EVTTYPES])
+def test_event_types(text: str, expected: object) -> None:
+    assert event_types(parse(text), ALL) == expected
+
+
+def test_event_types_macros_lists_and_errors() -> None:
+    macros = {"spawned": parse("evt.type in (proc_calls)")}
+    assert event_types(parse("spawned and not proc.name = a"), ALL, macros=macros,
+                       lists={"proc_calls": ["execve"]}) == {"execve"}
+    with pytest.raises(FilterCompileError, match="right-hand field"):
+        event_types(parse("evt.type = val(proc.name)"), ALL)
+    with pytest.raises(FilterCompileError, match="transformers"):
+        event_types(parse("tolower(evt.type) = open"), ALL)
