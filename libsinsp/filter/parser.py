@@ -18,7 +18,8 @@ context; see its docstring.
 PLY builds its LALR tables in memory when this module is first used
 (``write_tables=False``, no debug file, errors to a null logger): nothing is
 written to the package directory and nothing is printed. Building them costs
-about 10 ms, once per process; a parse costs about 20-60 us per rule condition.
+about 5 ms, once per process; the 225 official rule/macro conditions parse in
+about 27 ms (about 120 us each).
 """
 
 from __future__ import annotations
