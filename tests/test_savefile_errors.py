@@ -232,3 +232,10 @@ def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ScapError, match="cannot open") as info:
         open_capture(tmp_path / "nope.scap")
     assert info.value.path == str(tmp_path / "nope.scap")
+
+
+def test_event_block_trailer_mismatch(capture) -> None:
+    path, data, blocks = capture
+    off, _, blen = next(b for b in blocks if b[1] == B.EV_BLOCK_TYPE_V2)
+    data[off + blen - 4:off + blen] = struct.pack("<I", blen + 8)
+    _expect(path, data, off + blen - 4, "does not match its trailer")

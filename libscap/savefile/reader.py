@@ -34,10 +34,11 @@ Design:
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import os
+import queue
 import struct
+import threading
 import warnings
 import zlib
 from typing import Any, Callable, Iterator
@@ -63,7 +64,7 @@ _BH = struct.Struct("<II")
 _U32 = struct.Struct("<I")
 _EV2 = struct.Struct("<HQQIHI")  # cpu, then the event header
 _EVF2 = struct.Struct("<HIQQIHI")  # cpu, flags, then the event header
-_BLOCK_EV2 = struct.Struct("<IIHQQIHI")  # block header, cpu, event header: the fast path's one read
+_BLOCK_EV2 = struct.Struct("<IIIHQQIHI")  # previous trailer, block header, cpu, event header
 _EV1_HDR = struct.Struct("<QQIH")  # event header without nparams
 _HEADER = struct.Struct("<QQIHI")
 _SHB = struct.Struct("<IHHQ")
@@ -122,7 +123,12 @@ class SavefileEvent(Event):
 
 
 class _Stream:
-    """The decompressed byte stream of a capture, handed out in ``_Chunk``s."""
+    """The decompressed byte stream of a capture, handed out in ``_Chunk``s.
+
+    gzip files are inflated by a background thread (zlib releases the GIL) a
+    couple of chunks ahead of the parser; each inflate call is capped at one
+    chunk of output, so a gzip bomb costs time, not memory. Concatenated gzip
+    members are read one after the other, as gzread does."""
 
     def __init__(self, path: str):
         self.path = path
@@ -132,24 +138,76 @@ class _Stream:
             self.raw.seek(0)
         except OSError as exc:
             raise ScapError(f"cannot open capture: {exc.strerror or exc}", path) from None
-        self.f = gzip.GzipFile(fileobj=self.raw, mode="rb") if self.gz else self.raw
-        self.consumed = 0  # stream bytes read so far
+        self.consumed = 0  # stream bytes handed out so far
+        self._failure: str | None = None
+        self._stop = threading.Event()
+        self._queue: queue.Queue[bytes | str | None] = queue.Queue(maxsize=2)
+        self._thread: threading.Thread | None = None
+        if self.gz:
+            self._thread = threading.Thread(target=self._inflate, name=f"scap-gunzip:{path}", daemon=True)
+            self._thread.start()
 
     def error(self, message: str, offset: int) -> ScapError:
         return _error(self.path, self.gz, message, offset)
+
+    def _put(self, item: bytes | str | None) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _inflate(self) -> None:
+        """Thread body: decompressed pieces, then None at the end or a message on failure."""
+        try:
+            inflater = zlib.decompressobj(31)
+            data = b""
+            while True:
+                if not data:
+                    data = self.raw.read(1 << 20)
+                    if not data:
+                        if not inflater.eof:
+                            self._put("compressed data ended before the end of the gzip stream")
+                            return
+                        break
+                out = inflater.decompress(data, CHUNK)
+                data = inflater.unconsumed_tail
+                if inflater.eof:
+                    data = inflater.unused_data
+                    if data:
+                        inflater = zlib.decompressobj(31)  # the next gzip member
+                if out and not self._put(out):
+                    return
+            self._put(None)
+        except (OSError, ValueError, zlib.error) as exc:
+            self._put(f"gzip stream is corrupt: {exc}")
+
+    def _piece(self) -> bytes | None:
+        """The next piece of the stream (b"" or None at its end); raises on failure."""
+        if self._failure is not None:
+            raise self.error(f"cannot read capture: {self._failure}", self.consumed)
+        if self._thread is None:
+            try:
+                return self.raw.read(CHUNK)
+            except (OSError, ValueError) as exc:
+                self._failure = str(exc)
+                return self._piece()
+        item = self._queue.get()
+        if isinstance(item, str):
+            self._failure = item
+            return self._piece()
+        if item is None:
+            self._queue.put(None)  # stay at the end on later calls
+        return item
 
     def refill(self, chunk: _Chunk, pos: int, need: int) -> _Chunk:
         """A chunk starting at ``chunk[pos:]`` with at least ``need`` bytes, or fewer at end of stream."""
         parts = [chunk[pos:]]
         have = len(parts[0])
-        want = max(need, CHUNK)
-        while have < want:
-            try:
-                data = self.f.read(min(want - have, CHUNK))
-            except (OSError, EOFError, zlib.error) as exc:
-                if have >= need:
-                    break  # serve what we have; the error comes back on the next read
-                raise self.error(f"cannot read capture: {exc}", self.consumed) from None
+        while have < need:
+            data = self._piece()
             if not data:
                 break
             self.consumed += len(data)
@@ -160,7 +218,10 @@ class _Stream:
         return out
 
     def close(self) -> None:
-        self.f.close()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
         self.raw.close()
 
 
@@ -487,83 +548,94 @@ class Capture:
         fast_unpack = _BLOCK_EV2.unpack_from
         max_fast_len = MAX_EVENT_BLOCK_LEN
         num = 0
+        unchecked = 0  # length of the last fast-path block, whose trailer is not checked yet
         end = len(buf)
-        while True:
-            # Fast path: a well-formed EV_V2 block wholly in the chunk. Anything
-            # else (other blocks, faults, chunk ends) takes the general path below,
-            # which makes the same checks and reports the precise error.
-            if pos + 36 <= end:
-                btype, blen, cpu, ts, tid, elen, etype, nparams = fast_unpack(buf, pos)
-                if (btype == ev_v2 and 40 <= blen <= max_fast_len and pos + blen <= end
-                        and hdr <= elen <= blen - 14 and nparams <= max_params[etype]
-                        and hdr + len_width[etype] * nparams <= elen
-                        and u32_unpack(buf, pos + blen - 4)[0] == blen):
-                    num += 1
+        try:
+            while True:
+                # Fast path: a well-formed EV_V2 block wholly in the chunk, read
+                # with one unpack that starts at the previous block's trailer (so
+                # an event's trailer is checked just after the event is yielded).
+                # Anything else (other blocks, faults, chunk ends) takes the
+                # general path below, which reports the precise error.
+                if pos >= 4 and pos + 36 <= end:
+                    trailer, btype, blen, cpu, ts, tid, elen, etype, nparams = fast_unpack(buf, pos - 4)
+                    if (btype == ev_v2 and (trailer == unchecked or not unchecked) and 40 <= blen <= max_fast_len
+                            and pos + blen <= end and hdr <= elen <= blen - 14 and nparams <= max_params[etype]
+                            and hdr + len_width[etype] * nparams <= elen):
+                        num += 1
+                        eoff = pos + 10
+                        pos += blen
+                        unchecked = blen
+                        yield event_cls(buf, eoff, ts, tid, elen, etype, nparams, cpu, num, 0)
+                        continue
+                if unchecked:
+                    trailer, = u32_unpack(buf, pos - 4)
+                    if trailer != unchecked:
+                        raise stream.error(f"block length {unchecked} (type {ev_v2:#x}) does not match its trailer {trailer}",
+                                           buf.base + pos - 4)
+                    unchecked = 0
+                if pos + 8 > end:
+                    buf = stream.refill(buf, pos, 8)
+                    pos, end = 0, len(buf)
+                    if end == 0:
+                        return
+                    if end < 8:
+                        raise stream.error(f"truncated block header: {end} bytes at end of file", buf.base)
+                btype, blen = bh_unpack(buf, pos)
+                if pos + blen > end or blen < 12:
+                    self._check_block_len(stream, buf, pos, btype, blen)
+                    buf = stream.refill(buf, pos, blen)
+                    pos, end = 0, len(buf)
+                    if end < blen:
+                        raise stream.error(f"truncated block of type {btype:#x}: length {blen}, only {end} bytes left", buf.base)
+                bend = pos + blen
+                if u32_unpack(buf, bend - 4)[0] != blen:
+                    raise stream.error(f"block length {blen} (type {btype:#x}) does not match its trailer {u32_unpack(buf, bend - 4)[0]}",
+                                       buf.base + bend - 4)
+                if btype == ev_v2 or btype == ev_v2_large:
+                    if blen < 40 or (blen > MAX_EVENT_BLOCK_LEN and btype == ev_v2):
+                        raise self._event_block_len_error(stream, buf, pos, btype, blen)
+                    cpu, ts, tid, elen, etype, nparams = ev2_unpack(buf, pos + 8)
+                    flags = 0
                     eoff = pos + 10
-                    pos += blen
-                    yield event_cls(buf, eoff, ts, tid, elen, etype, nparams, cpu, num, 0)
+                    ebuf = buf
+                    limit = bend - 4
+                elif btype in evf_v2_types:
+                    if blen < 44 or (blen > MAX_EVENT_BLOCK_LEN and btype not in large_types):
+                        raise self._event_block_len_error(stream, buf, pos, btype, blen)
+                    cpu, flags, ts, tid, elen, etype, nparams = evf2_unpack(buf, pos + 8)
+                    eoff = pos + 14
+                    ebuf = buf
+                    limit = bend - 4
+                elif btype in ev_v1_types:
+                    if blen > MAX_EVENT_BLOCK_LEN:
+                        raise self._event_block_len_error(stream, buf, pos, btype, blen)
+                    upgraded = self._upgrade_v1_event(stream, buf, pos, btype, blen)
+                    pos = bend
+                    if upgraded is None:
+                        continue
+                    ebuf, cpu, flags = upgraded
+                    ts, tid, elen, etype, nparams = _HEADER.unpack_from(ebuf, 0)
+                    eoff = 0
+                    limit = elen
+                else:
+                    self._read_state_block(stream, buf, pos, btype, blen, num)
+                    pos = bend
                     continue
-            if pos + 8 > end:
-                buf = stream.refill(buf, pos, 8)
-                pos, end = 0, len(buf)
-                if end == 0:
-                    stream.close()
-                    return
-                if end < 8:
-                    raise stream.error(f"truncated block header: {end} bytes at end of file", buf.base)
-            btype, blen = bh_unpack(buf, pos)
-            if pos + blen > end or blen < 12:
-                self._check_block_len(stream, buf, pos, btype, blen)
-                buf = stream.refill(buf, pos, blen)
-                pos, end = 0, len(buf)
-                if end < blen:
-                    raise stream.error(f"truncated block of type {btype:#x}: length {blen}, only {end} bytes left", buf.base)
-            bend = pos + blen
-            if u32_unpack(buf, bend - 4)[0] != blen:
-                raise stream.error(f"block length {blen} (type {btype:#x}) does not match its trailer {u32_unpack(buf, bend - 4)[0]}",
-                                   buf.base + bend - 4)
-            if btype == ev_v2 or btype == ev_v2_large:
-                if blen < 40 or (blen > MAX_EVENT_BLOCK_LEN and btype == ev_v2):
-                    raise self._event_block_len_error(stream, buf, pos, btype, blen)
-                cpu, ts, tid, elen, etype, nparams = ev2_unpack(buf, pos + 8)
-                flags = 0
-                eoff = pos + 10
-                ebuf = buf
-                limit = bend - 4
-            elif btype in evf_v2_types:
-                if blen < 44 or (blen > MAX_EVENT_BLOCK_LEN and btype not in large_types):
-                    raise self._event_block_len_error(stream, buf, pos, btype, blen)
-                cpu, flags, ts, tid, elen, etype, nparams = evf2_unpack(buf, pos + 8)
-                eoff = pos + 14
-                ebuf = buf
-                limit = bend - 4
-            elif btype in ev_v1_types:
-                if blen > MAX_EVENT_BLOCK_LEN:
-                    raise self._event_block_len_error(stream, buf, pos, btype, blen)
-                upgraded = self._upgrade_v1_event(stream, buf, pos, btype, blen)
+                if elen < hdr:
+                    raise stream.error(f"event length {elen} is shorter than the {hdr}-byte event header", ebuf.base + eoff)
+                if eoff + elen > limit:
+                    raise stream.error(f"event length {elen} overruns its block of {blen} bytes", ebuf.base + eoff)
+                if nparams > max_params[etype]:
+                    raise stream.error(f"event type {etype} has {nparams} parameters, more than the {max_params[etype]} allowed",
+                                       ebuf.base + eoff)
+                if hdr + len_width[etype] * nparams > elen:
+                    raise stream.error(f"event of {elen} bytes is too short for its {nparams} parameter lengths", ebuf.base + eoff)
+                num += 1
                 pos = bend
-                if upgraded is None:
-                    continue
-                ebuf, cpu, flags = upgraded
-                ts, tid, elen, etype, nparams = _HEADER.unpack_from(ebuf, 0)
-                eoff = 0
-                limit = elen
-            else:
-                self._read_state_block(stream, buf, pos, btype, blen, num)
-                pos = bend
-                continue
-            if elen < hdr:
-                raise stream.error(f"event length {elen} is shorter than the {hdr}-byte event header", ebuf.base + eoff)
-            if eoff + elen > limit:
-                raise stream.error(f"event length {elen} overruns its block of {blen} bytes", ebuf.base + eoff)
-            if nparams > max_params[etype]:
-                raise stream.error(f"event type {etype} has {nparams} parameters, more than the {max_params[etype]} allowed",
-                                   ebuf.base + eoff)
-            if hdr + len_width[etype] * nparams > elen:
-                raise stream.error(f"event of {elen} bytes is too short for its {nparams} parameter lengths", ebuf.base + eoff)
-            num += 1
-            pos = bend
-            yield event_cls(ebuf, eoff, ts, tid, elen, etype, nparams, cpu, num, flags)
+                yield event_cls(ebuf, eoff, ts, tid, elen, etype, nparams, cpu, num, flags)
+        finally:
+            stream.close()
 
     @staticmethod
     def _check_block_len(stream: _Stream, buf: _Chunk, pos: int, btype: int, blen: int) -> None:
