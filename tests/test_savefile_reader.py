@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from conftest import CAPTURE_EVENT_COUNTS, CAPTURES
-from libscap.errors import ScapError
 from libscap.savefile import (
     CaptureWriter, InterfaceInfo, Interfaces, MachineInfo, ProcessInfo, ScapWarning, open_capture,
 )

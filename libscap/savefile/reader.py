@@ -10,17 +10,24 @@ Design:
   groups and interfaces replaced as upstream does) and recorded in
   ``Capture.raw_blocks`` with the number of events that preceded them, which is
   what ``writer.copy_capture`` needs to reproduce the block order.
-* The decompressed stream is read in chunks of a few MiB; events are zero-copy
-  views (``Event.buf``/``Event.off``) into the chunk they sit in. Chunks hold at
-  least one whole block and are never larger than the data actually present
-  plus one chunk, so a forged block length cannot make us allocate it.
+* The decompressed stream is read in chunks of a few MiB (gzip is inflated
+  by a background thread, a bounded two chunks ahead); events are zero-copy
+  views (``Event.buf``/``Event.off``) into the chunk they sit in. A chunk holds
+  whole blocks and is never larger than the data actually present plus one
+  chunk, so a forged block length cannot make us allocate it.
 * Per event only header-level checks are made (event inside its block, at
-  least the 26-byte header, nparams within the table's count for the type,
-  or PPM_MAX_EVENT_PARAMS for types beyond the table, parameter-length array
-  inside the event). Parameter lengths are checked lazily by ``Event`` on the
-  first parameter access; ``SavefileEvent`` re-raises that ScapError with the
-  file path and the event's offset. Offsets are byte offsets in the
-  decompressed stream for gzip files (the messages say so).
+  least the 26-byte header, nparams within the table's count for the type, or
+  PPM_MAX_EVENT_PARAMS for types beyond the table, parameter-length array
+  inside the event, block trailer). The common EV_V2 block is handled by a
+  fast path; the trailer of such a block is checked right after its event is
+  yielded. Parameter lengths are checked lazily by ``Event`` on the first
+  parameter access; ``SavefileEvent`` re-raises that ScapError (and decode
+  errors) with the file path and the event's offset. Offsets are byte offsets
+  in the decompressed stream for gzip files (the messages say so).
+* Events are yielded as stored, internal ones (procinfo, ...) included, and
+  numbered from 1 over all of them, like sysdig's ``evt.num``; sysdig itself
+  does not print EC_INTERNAL events. V2 events of a type beyond the table are
+  yielded too (``Event.info`` is None).
 * Events of the oldest block types (EV/EVF without "_V2") have a 22-byte header
   without nparams: like libs, the reader inserts nparams, computed from the
   parameter lengths, so every ``Event`` has the 26-byte header; nothing else
@@ -747,5 +754,9 @@ def _old_nparams(buf: bytes, eoff: int, elen: int, table_nparams: int) -> int | 
 
 
 def open_capture(path: str | os.PathLike[str]) -> Capture:
-    """Open a .scap file (gzip or plain) and read its state blocks up to the first event."""
+    """Open a .scap file (gzip or plain) and read its state blocks up to the first event.
+
+    Raises ScapError for anything unreadable up to and including the first
+    event. A capture without event blocks is accepted (libs refuses it): it
+    simply has no events."""
     return Capture(path)
