@@ -9,6 +9,7 @@ compile time, so a libbpf API change fails the build instead of crashing.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import cffi
 
@@ -105,16 +106,6 @@ int ring_buffer__consume(struct ring_buffer *rb);
 int ring_buffer__epoll_fd(const struct ring_buffer *rb);
 extern "Python" int _pybpf_sample_cb(void *ctx, void *data, size_t size);
 
-/* _pybpf.c: log capture and the batch reader */
-void pybpf_log_install(void);
-const char *pybpf_log_text(size_t *len);
-void pybpf_log_clear(void);
-struct pybpf_reader;
-struct pybpf_reader *pybpf_reader_new(const int *map_fds, int n, long ts_offset);
-void pybpf_reader_free(struct pybpf_reader *r);
-long pybpf_reader_read(struct pybpf_reader *r, uint8_t *buf, size_t cap, uint32_t max_records,
-                       uint32_t *offsets, uint32_t *lengths, uint16_t *sources, int timeout_ms);
-uint64_t pybpf_reader_pending(struct pybpf_reader *r);
 """
 
 SOURCE = r"""
@@ -125,9 +116,18 @@ SOURCE = r"""
 """
 
 
+HERE = Path(__file__).resolve().parent
+
+
+def helper_declarations() -> str:
+    """The declarations of _pybpf.h, read from the header itself (no second copy)."""
+    text = (HERE / "_pybpf.h").read_text()
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
 def make_ffi() -> cffi.FFI:
     ffibuilder = cffi.FFI()
-    ffibuilder.cdef(CDEF)
+    ffibuilder.cdef(CDEF + helper_declarations())
     ffibuilder.set_source("bpf._libbpf", SOURCE, libraries=["bpf"])
     return ffibuilder
 
