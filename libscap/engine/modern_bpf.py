@@ -1,0 +1,278 @@
+"""The modern_bpf live engine: loads the CO-RE probe (driver/probe.bpf.c), fills
+its configuration maps, attaches it and drains its per-CPU ring buffers in
+batches, yielding ``Event`` views over the PPM bytes the probe wrote.
+
+Coverage of this first slice (exit events only, as libs >= 0.22):
+openat, close, execve, clone/fork/vfork/clone3 and connect have dedicated
+programs (EXIT_PROGRAMS); every other interesting syscall emits the generic
+event; procexit is emitted for every thread exit. Parameters the probe leaves
+empty (zero length) are listed in EMPTY_PARAMS.
+
+The probe object is found, in order, at $FALCO_PY_PROBE, next to this module
+(an installed wheel, or the `pip install -e .` redirect), or in a CMake build
+directory's driver/ (build/ under the project root, or $FALCO_PY_BUILD_DIR).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import struct
+import time
+import warnings
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Iterable
+
+import bpf
+from libscap.errors import ScapError
+from libscap.event import HEADER, Event
+from libscap.schema import PPM_SC_NAMES, SYSCALLS_X86_64
+
+PROBE_NAME = "probe.bpf.o"
+VMLINUX_BTF = Path("/sys/kernel/btf/vmlinux")
+#: Ring buffer maps the probe declares (rb0..rb15); see cpus_for_each_buffer.
+MAX_RINGS = 16
+SYSCALL_TABLE_SIZE = 512
+#: Syscalls with a dedicated exit program in the probe -> that program's name.
+EXIT_PROGRAMS = {
+    "openat": "openat_x", "close": "close_x", "execve": "execve_x", "clone": "clone_x",
+    "fork": "fork_x", "vfork": "vfork_x", "clone3": "clone3_x", "connect": "connect_x",
+}
+#: Exit-event parameters the probe sends empty for now (upstream fills them).
+EMPTY_PARAMS = {
+    "execve": ("cwd", "fdlimit", "pgft_maj", "pgft_min", "vm_size", "vm_rss", "vm_swap",
+               "cgroups", "env", "tty", "vpgid", "loginuid", "flags", "cap_inheritable",
+               "cap_permitted", "cap_effective", "exe_ino", "exe_ino_ctime", "exe_ino_mtime",
+               "uid", "trusted_exepath", "pgid", "gid", "filename"),
+    "clone": ("cwd", "fdlimit", "pgft_maj", "pgft_min", "vm_size", "vm_rss", "vm_swap",
+              "cgroups", "flags", "uid", "gid", "vtid", "vpid", "pidns_init_start_ts"),
+    "connect": ("tuple (unix and other non-inet families)", "addr (non-inet families)"),
+}
+_CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 21, 38, 39
+_COUNTERS = struct.Struct("<4Q")
+
+
+@dataclass(frozen=True)
+class CpuStats:
+    """Kernel-side counters of one CPU."""
+    events: int
+    drops_buffer_full: int
+    drops_too_large: int
+    drops_no_ring: int
+
+    @property
+    def drops(self) -> int:
+        return self.drops_buffer_full + self.drops_too_large + self.drops_no_ring
+
+
+def find_probe() -> Path:
+    """The compiled probe object (see the module doc for the search order)."""
+    env = os.environ.get("FALCO_PY_PROBE")
+    if env:
+        if not Path(env).is_file():
+            raise ScapError(f"FALCO_PY_PROBE={env} is not a file")
+        return Path(env)
+    # importlib.resources also sees the site-packages copy of an editable install
+    candidates = [Path(str(resources.files(__package__) / PROBE_NAME))]
+    root = Path(__file__).resolve().parents[2]
+    build = Path(os.environ.get("FALCO_PY_BUILD_DIR", root / "build"))
+    candidates.append(build / "driver" / PROBE_NAME)
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise ScapError(f"the probe {PROBE_NAME} was not found (looked at "
+                    f"{', '.join(map(str, candidates))}); build it with `make driver` "
+                    "or `pip install .`, or set FALCO_PY_PROBE")
+
+
+def _capabilities() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return int(line.split()[1], 16)
+    return 0
+
+
+def check_features() -> None:
+    """Raise ScapError naming what this machine lacks for live capture."""
+    if not VMLINUX_BTF.exists():
+        raise ScapError(f"live capture needs kernel BTF: {VMLINUX_BTF} is missing "
+                        "(kernel built without CONFIG_DEBUG_INFO_BTF)")
+    caps = _capabilities()
+    if not caps & (1 << _CAP_SYS_ADMIN):
+        missing = [name for bit, name in ((_CAP_BPF, "CAP_BPF"), (_CAP_PERFMON, "CAP_PERFMON"))
+                   if not caps & (1 << bit)]
+        if missing:
+            raise ScapError(f"live capture needs {' and '.join(missing)} (or CAP_SYS_ADMIN)")
+    try:
+        if not bpf.map_type_supported(bpf.MapType.RINGBUF):
+            raise ScapError("the kernel does not support BPF ring buffers (needs Linux >= 5.8)")
+    except bpf.BpfError as exc:
+        raise ScapError(f"the kernel refuses BPF: {exc}") from None
+
+
+def _raise_memlock() -> None:
+    """Kernels < 5.11 charge BPF maps to RLIMIT_MEMLOCK; newer ones to the cgroup,
+    so failing here is only worth a warning."""
+    try:
+        resource.setrlimit(resource.RLIMIT_MEMLOCK, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    except (ValueError, OSError) as exc:
+        warnings.warn(f"could not raise RLIMIT_MEMLOCK ({exc}); fine on Linux >= 5.11",
+                      RuntimeWarning, stacklevel=3)
+
+
+def _syscall_table() -> dict[str, int]:
+    if platform.machine() != "x86_64":
+        raise ScapError(f"no syscall table for {platform.machine()} yet (x86_64 only)")
+    return {info.name: nr for nr, info in SYSCALLS_X86_64.items()}
+
+
+class ModernBpfEngine:
+    """Live capture through the modern probe.
+
+    buffer_bytes: size of each ring buffer (a power-of-2 multiple of the page
+    size); cpus_for_each_buffer: how many CPUs share one ring buffer."""
+
+    def __init__(self, buffer_bytes: int = 8 << 20, cpus_for_each_buffer: int = 1,
+                 probe: str | os.PathLike[str] | None = None) -> None:
+        page = os.sysconf("SC_PAGESIZE")
+        if buffer_bytes < page or buffer_bytes & (buffer_bytes - 1):
+            raise ValueError(f"buffer_bytes must be a power of 2 >= {page}, not {buffer_bytes}")
+        if cpus_for_each_buffer < 1:
+            raise ValueError("cpus_for_each_buffer must be >= 1")
+        self.buffer_bytes = buffer_bytes
+        self.cpus_for_each_buffer = cpus_for_each_buffer
+        self.probe_path = Path(probe) if probe is not None else None
+        self.ncpus = bpf.num_possible_cpus()
+        self.nrings = -(-self.ncpus // cpus_for_each_buffer)
+        if self.nrings > MAX_RINGS:
+            raise ValueError(f"{self.ncpus} CPUs need {self.nrings} ring buffers, the probe has "
+                             f"{MAX_RINGS}: use cpus_for_each_buffer >= {-(-self.ncpus // MAX_RINGS)}")
+        self._syscalls = _syscall_table()
+        self._interesting: set[int] = {self._syscalls[n] for n in EXIT_PROGRAMS}
+        self._obj: bpf.BpfObject | None = None
+        self._reader: bpf.RingBufferReader | None = None
+        self._links: list[bpf.Link] = []
+        self._num = 0
+
+    # -- lifecycle --------------------------------------------------------------
+
+    def open(self) -> None:
+        """Check features, load the probe and fill its maps (nothing attached yet)."""
+        check_features()
+        _raise_memlock()
+        obj = bpf.BpfObject(self.probe_path or find_probe())
+        try:
+            obj.maps["rings"].max_entries = self.ncpus
+            for i in range(self.nrings):
+                obj.maps[f"rb{i}"].max_entries = self.buffer_bytes
+            obj.load()
+            boot_ns = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+            obj.maps["settings_map"].update(0, boot_ns)
+            for cpu in range(self.ncpus):
+                obj.maps["rings"].update(cpu, obj.maps[f"rb{cpu // self.cpus_for_each_buffer}"])
+            sc_codes = {name: code for code, name in PPM_SC_NAMES.items()}
+            for name, nr in self._syscalls.items():
+                if nr < SYSCALL_TABLE_SIZE and name in sc_codes:
+                    obj.maps["ppm_sc_table"].update(nr, sc_codes[name])
+            for name, prog in EXIT_PROGRAMS.items():
+                obj.maps["exit_progs"].update(self._syscalls[name], obj.programs[prog])
+            self._reader = bpf.RingBufferReader(
+                [obj.maps[f"rb{i}"] for i in range(self.nrings)], ts_offset=0)
+        except BaseException:
+            obj.close()
+            raise
+        self._obj = obj
+        self._write_interesting()
+
+    def set_interesting_syscalls(self, syscalls: Iterable[str | int]) -> None:
+        """Only these syscalls (names or x86_64 numbers) produce events; takes effect
+        at once if the engine is open."""
+        nrs = set()
+        for sc in syscalls:
+            if isinstance(sc, str):
+                if sc not in self._syscalls:
+                    raise ValueError(f"unknown syscall {sc!r}")
+                sc = self._syscalls[sc]
+            if not 0 <= sc < SYSCALL_TABLE_SIZE:
+                raise ValueError(f"syscall number {sc} out of range")
+            nrs.add(sc)
+        self._interesting = nrs
+        if self._obj is not None:
+            self._write_interesting()
+
+    def _write_interesting(self) -> None:
+        m = self._loaded().maps["interesting_syscalls"]
+        for nr in range(SYSCALL_TABLE_SIZE):
+            m.update(nr, b"\x01" if nr in self._interesting else b"\x00")
+
+    def start(self) -> None:
+        """Attach the dispatchers: events start flowing."""
+        obj = self._loaded()
+        if not self._links:
+            for name in ("sys_enter", "sys_exit", "sched_process_exit"):
+                self._links.append(obj.programs[name].attach())
+
+    def stop(self) -> None:
+        """Detach; events already in the buffers can still be read."""
+        for link in self._links:
+            link.close()
+        self._links.clear()
+
+    def close(self) -> None:
+        """Release every link, ring mapping, program and map. Idempotent."""
+        self.stop()
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        if self._obj is not None:
+            self._obj.close()
+            self._obj = None
+
+    def __enter__(self) -> ModernBpfEngine:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _loaded(self) -> bpf.BpfObject:
+        if self._obj is None:
+            raise ScapError("the modern_bpf engine is not open")
+        return self._obj
+
+    # -- data -------------------------------------------------------------------
+
+    def next_batch(self, timeout_ms: int = 100) -> list[Event]:
+        """The available events oldest first (waiting up to timeout_ms for some).
+        The batch bytes are copied once; the events are views over that copy."""
+        if self._reader is None:
+            raise ScapError("the modern_bpf engine is not open")
+        batch = self._reader.read_batch(timeout_ms=timeout_ms)
+        if not batch.count:
+            return []
+        end = max(o + n for o, n in zip(batch.offsets, batch.lengths))
+        data = bytes(batch.buffer[:end])
+        cpu_of = self.cpus_for_each_buffer == 1
+        events = []
+        unpack = HEADER.unpack_from
+        num = self._num
+        for off, src in zip(batch.offsets, batch.sources):
+            ts, tid, length, etype, nparams = unpack(data, off)
+            num += 1
+            events.append(Event(data, off, ts, tid, length, etype, nparams,
+                                src if cpu_of else -1, num))
+        self._num = num
+        return events
+
+    def stats(self) -> list[CpuStats]:
+        """Per-CPU kernel counters (events sent, drops by reason)."""
+        raw = self._loaded().maps["counters_map"].lookup(0) or b""
+        return [CpuStats(*_COUNTERS.unpack_from(raw, i * _COUNTERS.size))
+                for i in range(len(raw) // _COUNTERS.size)]
+
+
+__all__ = ["CpuStats", "EMPTY_PARAMS", "EXIT_PROGRAMS", "ModernBpfEngine", "check_features",
+           "find_probe"]
