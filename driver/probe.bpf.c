@@ -502,9 +502,8 @@ int BPF_PROG(close_x, struct pt_regs *regs, long ret)
 }
 
 /* execve exit: on success the new image's argv is read from its mm; on failure
- * exe and args are empty. Filled: res, exe, args, tid, pid, ptid, comm,
- * vm_size/vm_rss (0 for now), uid/gid-like fields 0 where noted in
- * libscap/engine/modern_bpf.py (EXECVE_EMPTY_PARAMS); the rest are empty. */
+ * exe and args are empty. Filled: res, exe, args, tid, pid, ptid, comm; the
+ * others are empty (listed in libscap/engine/modern_bpf.py EMPTY_PARAMS). */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(execve_x, struct pt_regs *regs, long ret)
 {
