@@ -21,15 +21,6 @@
 #include <bpf/bpf_endian.h>
 #include "ppm_events_gen.h"
 
-/* The generated header leaves out flag names whose value differs between
- * flag tables (O_NONBLOCK, O_TRUNC); these are the file_flags values. */
-#ifndef PPM_O_NONBLOCK
-#define PPM_O_NONBLOCK (1 << 6)
-#endif
-#ifndef PPM_O_TRUNC
-#define PPM_O_TRUNC (1 << 8)
-#endif
-
 #define SYSCALL_TABLE_SIZE 512
 #define MAX_RINGS 16
 /* Event scratch space: parameters are written at offsets masked to HALF - 1 and

@@ -1,5 +1,8 @@
 """``libscap`` command line: look inside .scap captures without libsinsp.
 
+``libscap capture -w FILE [-M SECONDS] [-n COUNT] [-- command args]`` writes live
+events (modern eBPF engine) to a capture.
+
 ``libscap print FILE [--converted] [--json] [--internal] [-n N]`` prints one line per event
 record: number, timestamp (ns since the epoch), cpu, thread id, direction, event
 name and the parameters rendered by their print format (``name=value``), or one
@@ -80,14 +83,29 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--internal", action="store_true",
                    help="also print internal events (procinfo, drop, container...), which sysdig hides")
     p.add_argument("-n", type=int, metavar="N", default=None, help="stop after N events")
+    c = sub.add_parser("capture", help="capture live events into a .scap file (needs BPF: root)")
+    c.add_argument("-w", dest="file", required=True, help="the .scap file to write")
+    c.add_argument("-M", dest="seconds", type=float, help="stop after SECONDS")
+    c.add_argument("-n", dest="count", type=int, help="stop after COUNT events")
+    c.add_argument("cmd", nargs="*", metavar="-- command args", help="run this command and stop when it exits")
     return parser
+
+
+def _run(args: argparse.Namespace) -> None:
+    if args.command == "capture":
+        from .engine.capture import capture  # the live engine loads only when asked for
+
+        n = capture(args.file, args.seconds, args.count, args.cmd or None)
+        print(f"{n} events written to {args.file}")
+    else:
+        print_capture(args.file, sys.stdout, args.converted, args.json, args.n, args.internal)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``libscap`` and ``python -m libscap``; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        print_capture(args.file, sys.stdout, args.converted, args.json, args.n, args.internal)
+        _run(args)
         sys.stdout.flush()
     except ScapError as exc:
         where = f"{exc.path or args.file}: "

@@ -59,6 +59,12 @@ def test_header_constants_agree_with_the_python_table(header, tmp_path):
     assert [line for line in lines if line] == expected
 
 
+def test_flag_names_with_two_meanings_get_a_table_qualified_define():
+    text = generate()
+    assert "#define PPM_O_TRUNC 256U" in text  # open(2)'s meaning keeps the plain name
+    assert "#define PPM_DELETE_MODULE_FLAGS_O_TRUNC 1U" in text
+
+
 def test_header_has_every_event_code():
     text = generate()
     for e in EVENTS:

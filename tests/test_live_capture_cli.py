@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from libscap.engine.capture import main
+from libscap.cli import main
 from libscap.savefile import open_capture
 from libscap.schema import PPME
 from tests.bpf_progs import bpf_refused_reason
@@ -22,7 +22,7 @@ def _bpf():
 def test_capture_of_a_command(tmp_path, capsys):
     marker = f"/nonexistent-{uuid.uuid4().hex}"
     out = tmp_path / "cmd.scap"
-    assert main(["-w", str(out), "--", "/bin/cat", marker]) == 0
+    assert main(["capture", "-w", str(out), "--", "/bin/cat", marker]) == 0
     cap = open_capture(out)
     try:
         events = list(cap.events())
@@ -37,7 +37,7 @@ def test_capture_of_a_command(tmp_path, capsys):
 
 def test_capture_stops_at_count(tmp_path):
     out = tmp_path / "n.scap"
-    assert main(["-w", str(out), "-n", "5", "-M", "5", "--", "/bin/true"]) == 0
+    assert main(["capture", "-w", str(out), "-n", "5", "-M", "5", "--", "/bin/true"]) == 0
     cap = open_capture(out)
     try:
         assert len(list(cap.events())) == 5

@@ -1,4 +1,4 @@
-"""`libscap capture`: write live events to a .scap file.
+"""`libscap capture`: write live events to a .scap file (the command line is in libscap.cli).
 
     python -m libscap capture -w FILE [-M SECONDS] [-n COUNT] [-- command args]
 
@@ -7,7 +7,6 @@ command exited (when one is given), or Ctrl-C. No /proc state blocks yet."""
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import time
 
@@ -52,18 +51,3 @@ def capture(path: str, seconds: float | None = None, count: int | None = None,
             eng.close()
     return written
 
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="libscap capture", description=__doc__.splitlines()[0])
-    ap.add_argument("-w", dest="file", required=True, help="the .scap file to write")
-    ap.add_argument("-M", dest="seconds", type=float, help="stop after SECONDS")
-    ap.add_argument("-n", dest="count", type=int, help="stop after COUNT events")
-    ap.add_argument("command", nargs="*", help="run this command and stop when it exits")
-    args = ap.parse_args(argv)
-    n = capture(args.file, args.seconds, args.count, args.command or None)
-    print(f"{n} events written to {args.file}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -25,15 +25,22 @@ def _enum(name: str, members: list[tuple[str, int]]) -> list[str]:
 
 
 def _flag_defines() -> list[str]:
-    """#defines PPM_<name> for every flag name (O_RDONLY -> PPM_O_RDONLY) with one value across tables."""
-    values: dict[str, set[int]] = {}
-    for entries in FLAG_TABLES.values():
-        for name, value in entries:
-            values.setdefault(name, set()).add(value)
+    """#define PPM_<name> for every flag name (O_RDONLY -> PPM_O_RDONLY).
+
+    A few names mean different values in different tables (O_TRUNC of open vs
+    delete_module): the first table in the data keeps the plain name, and each
+    other table with a different value gets PPM_<TABLE>_<name> as well."""
+    first: dict[str, int] = {}
     lines = []
-    for name in sorted(values):
-        if len(values[name]) == 1 and name.isidentifier():
-            lines.append(f"#define PPM_{name} {values[name].pop()}U")
+    for table, entries in FLAG_TABLES.items():
+        for name, value in entries:
+            if not name.isidentifier():
+                continue
+            if name not in first:
+                first[name] = value
+                lines.append(f"#define PPM_{name} {value}U")
+            elif first[name] != value:
+                lines.append(f"#define PPM_{table.upper()}_{name} {value}U")
     return lines + [""]
 
 
