@@ -10,6 +10,7 @@ access and each value is decoded on first access and cached.
 from __future__ import annotations
 
 import struct
+from operator import itemgetter
 from typing import Any, Iterator
 
 from .errors import ScapError
@@ -19,30 +20,44 @@ from .schema import EVENT_HEADER_LEN, EVENTS, PPM_EVENT_MAX, EventInfo, ParamInf
 HEADER = struct.Struct("<QQIHI")
 
 
-class Event:
+class Event(tuple):
     """One event over ``buf[off:off+len]``.
 
     ``cpu`` is the CPU the event was captured on (-1 if unknown), ``num`` its
     number in the stream it came from, ``flags`` the EVF block flags (0 otherwise).
+
+    A tuple ``(buf, off, ts, tid, len, type, nparams, cpu, num, flags)`` with
+    read-only named fields: the reader builds events from packed records with
+    ``tuple.__new__`` and no Python code per event. The lazy parameter caches
+    live in the instance ``__dict__``, created only on the first parameter
+    access (the class attributes below are the "not yet" defaults). Equality
+    and hashing stay by identity, as for any event object.
     """
 
-    __slots__ = ("buf", "off", "ts", "tid", "len", "type", "nparams", "cpu", "num", "flags",
-                 "_lens", "_values")
+    buf: bytes = property(itemgetter(0))  # type: ignore[assignment]
+    off: int = property(itemgetter(1))  # type: ignore[assignment]
+    ts: int = property(itemgetter(2))  # type: ignore[assignment]
+    tid: int = property(itemgetter(3))  # type: ignore[assignment]
+    len: int = property(itemgetter(4))  # type: ignore[assignment]
+    type: int = property(itemgetter(5))  # type: ignore[assignment]
+    nparams: int = property(itemgetter(6))  # type: ignore[assignment]
+    cpu: int = property(itemgetter(7))  # type: ignore[assignment]
+    num: int = property(itemgetter(8))  # type: ignore[assignment]
+    flags: int = property(itemgetter(9))  # type: ignore[assignment]
+    _lens: tuple[int, ...] | None = None
+    _values: dict[int, Any] | None = None
 
-    def __init__(self, buf: bytes, off: int, ts: int, tid: int, length: int, etype: int,
-                 nparams: int, cpu: int = -1, num: int = 0, flags: int = 0):
-        self.buf = buf
-        self.off = off
-        self.ts = ts
-        self.tid = tid
-        self.len = length
-        self.type = etype
-        self.nparams = nparams
-        self.cpu = cpu
-        self.num = num
-        self.flags = flags
-        self._lens: tuple[int, ...] | None = None
-        self._values: dict[int, Any] | None = None
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
+
+    def __new__(cls, buf: bytes, off: int, ts: int, tid: int, length: int, etype: int,
+                nparams: int, cpu: int = -1, num: int = 0, flags: int = 0) -> "Event":
+        return tuple.__new__(cls, (buf, off, ts, tid, length, etype, nparams, cpu, num, flags))
+
+    def __getnewargs__(self) -> tuple:
+        """Copy and pickle through the positional constructor (tuple's would pass one tuple)."""
+        return tuple(self)
 
     @classmethod
     def from_bytes(cls, raw: bytes, cpu: int = -1, num: int = 0, flags: int = 0) -> "Event":

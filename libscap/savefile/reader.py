@@ -18,11 +18,14 @@ Design:
 * Per event only header-level checks are made (event inside its block, at
   least the 26-byte header, nparams within the table's count for the type, or
   PPM_MAX_EVENT_PARAMS for types beyond the table, parameter-length array
-  inside the event, block trailer). The common EV_V2 block is handled by a
-  fast path; the trailer of such a block is checked right after its event is
-  yielded. Parameter lengths are checked lazily by ``Event`` on the first
-  parameter access; ``SavefileEvent`` re-raises that ScapError (and decode
-  errors) with the file path and the event's offset. Offsets are byte offsets
+  inside the event, block trailer). Runs of well-formed EV_V2/EVF_V2 blocks
+  are checked and unpacked by the C helper ``libscap._scan`` into packed
+  records that become ``Event`` tuples without Python code per event; it stops
+  at any other block, which the Python general path reads (and where a fault
+  is reported with its precise offset). Parameter lengths are checked lazily
+  by ``Event`` on the first parameter access; ``SavefileEvent`` re-raises
+  that ScapError (and decode errors) with the file path and the event's
+  offset. Offsets are byte offsets
   in the decompressed stream for gzip files (the messages say so).
 * Events are yielded as stored, internal ones (procinfo, ...) included, and
   numbered from 1 over all of them, like sysdig's ``evt.num``; sysdig itself
@@ -48,8 +51,14 @@ import struct
 import threading
 import warnings
 import zlib
+from operator import add
 from typing import Any, Callable, Iterator
 
+try:
+    from .. import _scan
+except ImportError as exc:  # the compiled half is built by CMake, not found on sys.path
+    raise ImportError(f"libscap._scan is not built ({exc}): run `pip install -e .` "
+                      "(or `make scap` in a CMake build directory)") from exc
 from ..errors import ScapError
 from ..event import Event
 from ..schema import EVENT_HEADER_LEN, EVENTS, PPM_EVENT_MAX, PPME
@@ -71,7 +80,6 @@ _BH = struct.Struct("<II")
 _U32 = struct.Struct("<I")
 _EV2 = struct.Struct("<HQQIHI")  # cpu, then the event header
 _EVF2 = struct.Struct("<HIQQIHI")  # cpu, flags, then the event header
-_BLOCK_EV2 = struct.Struct("<IIIHQQIHI")  # previous trailer, block header, cpu, event header
 _EV1_HDR = struct.Struct("<QQIH")  # event header without nparams
 _HEADER = struct.Struct("<QQIHI")
 _SHB = struct.Struct("<IHHQ")
@@ -85,6 +93,16 @@ _MAX_PARAMS: tuple[int, ...] = tuple(
 _LEN_WIDTH: tuple[int, ...] = tuple(
     4 if t < PPM_EVENT_MAX and EVENTS[t].large_payload else 2 for t in range(1 << 16))
 _OLD_LEN_QUIRK = frozenset({PPME.NOTIFICATION_E, PPME.INFRASTRUCTURE_EVENT_E})
+
+#: One event from ``_scan.lib.scan_events``: the Event fields after ``buf``
+#: (off, ts, tid, len, type, nparams, cpu, num, flags).
+_RECORD = struct.Struct("<QQQIHIHQI")
+assert _RECORD.size == _scan.lib.SCAN_RECORD_SIZE
+#: Events per C call: the records of a batch stay in the CPU cache while Python turns them into events.
+_BATCH = 2048
+_scan.lib.scan_init(bytes(_MAX_PARAMS), bytes(_LEN_WIDTH),
+                    [B.EV_BLOCK_TYPE_V2, B.EV_BLOCK_TYPE_V2_LARGE, B.EVF_BLOCK_TYPE_V2, B.EVF_BLOCK_TYPE_V2_LARGE],
+                    MAX_EVENT_BLOCK_LEN)
 
 
 class _Chunk(bytes):
@@ -513,8 +531,10 @@ class Capture:
         stream = self._stream = _Stream(self.path)
         chunk = stream.refill(_empty_chunk(stream), 0, 12)
         self.section, pos = self._read_section_header(stream, chunk)
-        walk = self._walk(stream, chunk, pos)
-        return next(walk, None), walk
+        batches = self._walk(stream, chunk, pos)
+        first_batch = next(batches, iter(()))
+        first = next(first_batch, None)
+        return first, itertools.chain(first_batch, itertools.chain.from_iterable(batches))
 
     def _read_section_header(self, stream: _Stream, chunk: _Chunk) -> tuple[SectionHeader, int]:
         if len(chunk) < 12:
@@ -540,9 +560,20 @@ class Capture:
         options = bytes(chunk[8 + _SHB.size:blen - 4])
         return SectionHeader(major, minor, section_length, options, magic), blen
 
-    def _walk(self, stream: _Stream, buf: _Chunk, pos: int) -> Iterator[Event]:
-        """The block loop: yields events, records state blocks. Kept flat for speed."""
+    def _walk(self, stream: _Stream, buf: _Chunk, pos: int) -> Iterator[Iterator[Event]]:
+        """The block loop: yields batches of events, records state blocks.
+
+        A batch is either up to ``_BATCH`` events made from the C scanner's
+        records (``tuple.__new__`` over ``(chunk,) + record``, all in C) or the
+        one event of a block the general path below read."""
         event_cls = SavefileEvent
+        new_event = tuple.__new__
+        scan = _scan.lib.scan_events
+        records = bytearray(_BATCH * _RECORD.size)
+        records_c = _scan.ffi.from_buffer(records)
+        records_view = memoryview(records)
+        iter_records = _RECORD.iter_unpack
+        stop = _scan.ffi.new("size_t *")
         bh_unpack = _BH.unpack_from
         u32_unpack = _U32.unpack_from
         ev2_unpack = _EV2.unpack_from
@@ -552,35 +583,20 @@ class Capture:
         evf_v2_types = (B.EVF_BLOCK_TYPE_V2, B.EVF_BLOCK_TYPE_V2_LARGE)
         large_types, ev_v1_types = B.LARGE_EV_TYPES, B.EV_V1_TYPES
         hdr = EVENT_HEADER_LEN
-        fast_unpack = _BLOCK_EV2.unpack_from
-        max_fast_len = MAX_EVENT_BLOCK_LEN
         num = 0
-        unchecked = 0  # length of the last fast-path block, whose trailer is not checked yet
         end = len(buf)
         try:
             while True:
-                # Fast path: a well-formed EV_V2 block wholly in the chunk, read
-                # with one unpack that starts at the previous block's trailer (so
-                # an event's trailer is checked just after the event is yielded).
-                # Anything else (other blocks, faults, chunk ends) takes the
-                # general path below, which reports the precise error.
-                if pos >= 4 and pos + 36 <= end:
-                    trailer, btype, blen, cpu, ts, tid, elen, etype, nparams = fast_unpack(buf, pos - 4)
-                    if (btype == ev_v2 and (trailer == unchecked or not unchecked) and 40 <= blen <= max_fast_len
-                            and pos + blen <= end and hdr <= elen <= blen - 14 and nparams <= max_params[etype]
-                            and hdr + len_width[etype] * nparams <= elen):
-                        num += 1
-                        eoff = pos + 10
-                        pos += blen
-                        unchecked = blen
-                        yield event_cls(buf, eoff, ts, tid, elen, etype, nparams, cpu, num, 0)
+                n = scan(buf, pos, end, num, records_c, _BATCH, stop)
+                if n:
+                    num += n
+                    pos = stop[0]
+                    # The batch is consumed before this generator resumes and overwrites the records.
+                    yield map(new_event, itertools.repeat(event_cls),
+                              map(add, itertools.repeat((buf,)), iter_records(records_view[:n * _RECORD.size])))
+                    if n == _BATCH:
                         continue
-                if unchecked:
-                    trailer, = u32_unpack(buf, pos - 4)
-                    if trailer != unchecked:
-                        raise stream.error(f"block length {unchecked} (type {ev_v2:#x}) does not match its trailer {trailer}",
-                                           buf.base + pos - 4)
-                    unchecked = 0
+                # General path: the one block the scanner stopped at (any type, chunk end, or a fault).
                 if pos + 8 > end:
                     buf = stream.refill(buf, pos, 8)
                     pos, end = 0, len(buf)
@@ -640,7 +656,7 @@ class Capture:
                     raise stream.error(f"event of {elen} bytes is too short for its {nparams} parameter lengths", ebuf.base + eoff)
                 num += 1
                 pos = bend
-                yield event_cls(ebuf, eoff, ts, tid, elen, etype, nparams, cpu, num, flags)
+                yield iter((event_cls(ebuf, eoff, ts, tid, elen, etype, nparams, cpu, num, flags),))
         finally:
             stream.close()
 
