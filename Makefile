@@ -4,7 +4,7 @@
 #   make test  run the whole test suite
 PYTHON ?= python3
 CAPTURE ?= ../shared/captures/cat_write.scap
-APT_PACKAGES = clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool cmake make gcc sysdig
+APT_PACKAGES = clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool cmake make gcc pkg-config sysdig
 
 .PHONY: deps install run test bench
 
