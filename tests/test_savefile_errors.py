@@ -185,7 +185,7 @@ def test_process_entry_length_too_small(capture) -> None:
     path, data, blocks = capture
     off, _, _ = blocks[1]
     data[off + 8:off + 12] = struct.pack("<I", 2)
-    _expect(path, data, off + 8, "process entry length 2 is too short")
+    _expect(path, data, off + 8, "process list entry length 2 is too short")
 
 
 def test_unknown_fd_type_in_a_v1_fd_list(capture) -> None:

@@ -303,6 +303,18 @@ class _Cursor:
         start = self.take(length)
         return _Cursor(self.buf, start, start + length, self.stream, what)
 
+    def sized_entry(self, what: str) -> "_Cursor":
+        """A cursor over the entry body of a block version whose entries start
+        with their own u32 total length (PL_V9, FDL_V2)."""
+        entry_start = self.pos
+        sub_len, = self.unpack(_U32)
+        if sub_len < 4:
+            raise self.error(f"{what} length {sub_len} is too short", entry_start)
+        self.pos = entry_start
+        entry = self.sub(sub_len, what)
+        entry.take(4)
+        return entry
+
 
 _U8 = struct.Struct("<B")
 _U16 = struct.Struct("<H")
@@ -337,13 +349,7 @@ def _ipv6(b: bytes) -> str:
 
 def _parse_process(c: _Cursor, version: int) -> ProcessInfo:
     if version == 9:
-        entry_start = c.pos
-        sub_len, = c.unpack(_U32)
-        if sub_len < 4:
-            raise c.error(f"process entry length {sub_len} is too short", entry_start)
-        c.pos = entry_start
-        c = c.sub(sub_len, "process list entry")
-        c.take(4)
+        c = c.sized_entry("process list entry")
     tid, pid, ptid = c.unpack(_PL_IDS)
     p = ProcessInfo(tid, pid, ptid)
     if version >= 6:
@@ -382,13 +388,7 @@ def _parse_process(c: _Cursor, version: int) -> ProcessInfo:
 
 def _parse_fd(c: _Cursor, v2: bool) -> FdInfo:
     if v2:
-        entry_start = c.pos
-        sub_len, = c.unpack(_U32)
-        if sub_len < 4:
-            raise c.error(f"fd entry length {sub_len} is too short", entry_start)
-        c.pos = entry_start
-        c = c.sub(sub_len, "fd list entry")
-        c.take(4)
+        c = c.sized_entry("fd list entry")
     fd, ino, fdtype = c.unpack(_FD_COMMON)
     f = FdInfo(fd, ino, fdtype)
     if fdtype == B.SCAP_FD_IPV4_SOCK:
