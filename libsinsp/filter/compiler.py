@@ -228,19 +228,20 @@ class _Compiler:
         return self.operand(node).code
 
     # -- checks -----------------------------------------------------------------
+    def junction(self, children: tuple[ast.Expr, ...], op: str, absorbing: bool) -> str | bool:
+        """``and``/``or`` with constants folded: an ``absorbing`` constant child
+        (False for and, True for or) decides the whole; the other kind drops out."""
+        parts = [self.expr(c) for c in children]
+        if any(p is absorbing for p in parts):
+            return absorbing
+        code = [p for p in parts if not isinstance(p, bool)]
+        return (not absorbing) if not code else "(" + f" {op} ".join(code) + ")"  # type: ignore[arg-type]
+
     def expr(self, node: ast.Expr) -> str | bool:
         if isinstance(node, ast.And):
-            parts = [self.expr(c) for c in node.children]
-            if any(p is False for p in parts):
-                return False
-            code = [p for p in parts if p is not True]
-            return True if not code else "(" + " and ".join(code) + ")"  # type: ignore[arg-type]
+            return self.junction(node.children, "and", absorbing=False)
         if isinstance(node, ast.Or):
-            parts = [self.expr(c) for c in node.children]
-            if any(p is True for p in parts):
-                return True
-            code = [p for p in parts if p is not False]
-            return False if not code else "(" + " or ".join(code) + ")"  # type: ignore[arg-type]
+            return self.junction(node.children, "or", absorbing=True)
         if isinstance(node, ast.Not):
             inner = self.expr(node.child)
             return (not inner) if isinstance(inner, bool) else f"(not {inner})"

@@ -52,28 +52,19 @@ def unescape(quoted: str) -> str:
     return "".join(out)
 
 
+# Characters ``quote`` writes as escapes. A backslash becomes \x5c, not "\\\\":
+# the lexer (as upstream's) never closes a string right after "\\".
+_QUOTED = {"\\": "\\x5c", '"': '\\"', "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _quote_char(c: str) -> str:
+    if c in _QUOTED:
+        return _QUOTED[c]
+    if ord(c) < 0x20 or ord(c) == 0x7F:
+        return f"\\x{ord(c):02x}"
+    return c
+
+
 def quote(value: str) -> str:
     """Return ``value`` as a double-quoted literal that ``unescape`` maps back to it."""
-    out = ['"']
-    for c in value:
-        if c == "\\":
-            # not "\\\\": the lexer (as upstream's) never closes a string right after "\\"
-            out.append("\\x5c")
-        elif c == '"':
-            out.append('\\"')
-        elif c == "\b":
-            out.append("\\b")
-        elif c == "\f":
-            out.append("\\f")
-        elif c == "\n":
-            out.append("\\n")
-        elif c == "\r":
-            out.append("\\r")
-        elif c == "\t":
-            out.append("\\t")
-        elif ord(c) < 0x20 or ord(c) == 0x7F:
-            out.append(f"\\x{ord(c):02x}")
-        else:
-            out.append(c)
-    out.append('"')
-    return "".join(out)
+    return '"' + "".join(_quote_char(c) for c in value) + '"'
