@@ -44,7 +44,7 @@ class Event(tuple):
     cpu: int = property(itemgetter(7))  # type: ignore[assignment]
     num: int = property(itemgetter(8))  # type: ignore[assignment]
     flags: int = property(itemgetter(9))  # type: ignore[assignment]
-    _lens: tuple[int, ...] | None = None
+    _bounds: tuple[tuple[int, int], ...] | None = None
     _values: dict[int, Any] | None = None
 
     __eq__ = object.__eq__
@@ -105,34 +105,38 @@ class Event(tuple):
 
     # -- parameters -----------------------------------------------------------
 
-    def _param_lens(self) -> tuple[int, ...]:
-        lens = self._lens
-        if lens is None:
+    def _param_bounds(self) -> tuple[tuple[int, int], ...]:
+        """(start, end) in ``buf`` of every parameter, computed once per event."""
+        bounds = self._bounds
+        if bounds is None:
             info = self.info
-            large = info is not None and info.large_payload
-            fmt = "<%d%s" % (self.nparams, "I" if large else "H")
-            width = 4 if large else 2
-            if EVENT_HEADER_LEN + width * self.nparams > self.len:
+            width = 4 if info is not None and info.large_payload else 2
+            data = EVENT_HEADER_LEN + width * self.nparams
+            if data > self.len:
                 raise ScapError(f"{self.name} event: {self.nparams} parameter lengths overrun its {self.len} bytes")
-            lens = struct.unpack_from(fmt, self.buf, self.off + EVENT_HEADER_LEN)
-            if EVENT_HEADER_LEN + width * self.nparams + sum(lens) > self.len:
+            lens = struct.unpack_from("<%d%s" % (self.nparams, "I" if width == 4 else "H"),
+                                      self.buf, self.off + EVENT_HEADER_LEN)
+            if data + sum(lens) > self.len:
                 raise ScapError(f"{self.name} event: parameter lengths {list(lens)} overrun its {self.len} bytes")
-            self._lens = lens
-        return lens
+            start = self.off + data
+            spans = []
+            for n in lens:
+                spans.append((start, start + n))
+                start += n
+            bounds = self._bounds = tuple(spans)
+        return bounds
 
     def validate(self) -> None:
         """Raise ScapError if the parameter lengths do not fit the event."""
-        self._param_lens()
+        self._param_bounds()
 
     def raw_param(self, i: int) -> bytes:
         """The bytes of parameter ``i`` as stored."""
-        lens = self._param_lens()
-        if not 0 <= i < len(lens):
-            raise IndexError(f"{self.name} event has {len(lens)} parameters, not {i + 1}")
-        info = self.info
-        width = 4 if info is not None and info.large_payload else 2
-        start = self.off + EVENT_HEADER_LEN + width * self.nparams + sum(lens[:i])
-        return bytes(self.buf[start:start + lens[i]])
+        bounds = self._param_bounds()
+        if not 0 <= i < len(bounds):
+            raise IndexError(f"{self.name} event has {len(bounds)} parameters, not {i + 1}")
+        start, end = bounds[i]
+        return bytes(self.buf[start:end])
 
     def raw_params(self) -> list[bytes]:
         """Every parameter's bytes, in order."""
@@ -167,11 +171,8 @@ class Event(tuple):
     def param_index(self, name: str) -> int | None:
         """Index of the parameter called ``name`` in this event's table entry."""
         info = self.info
-        if info is not None:
-            for i, p in enumerate(info.params[:self.nparams]):
-                if p.name == name:
-                    return i
-        return None
+        i = info.param_positions.get(name) if info is not None else None
+        return i if i is not None and i < self.nparams else None
 
     def get(self, name: str, default: Any = None) -> Any:
         """Parameter ``name`` decoded, or ``default`` if this event has none."""

@@ -83,6 +83,8 @@ def test_event_view_decodes_lazily_and_checks_lengths():
                      struct.pack("<I", 0x803), struct.pack("<Q", 42)])
     assert e.get("name") == "/etc/passwd" and e.param(0) == 3 and e.get("ino") == 42
     assert Event.from_bytes(e.raw).raw_params() == e.raw_params()
+    short = Event.build(5, 7, PPME.SYSCALL_OPEN_X, [struct.pack("<q", 3), b"/x\0"])  # an old layout
+    assert short.get("name") == "/x" and short.get("flags", "absent") == "absent"
     broken = bytearray(e.raw)
     struct.pack_into("<H", broken, 26 + 2, 500)  # name length overruns the event
     with pytest.raises(ScapError, match="overrun"):

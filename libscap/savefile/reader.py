@@ -129,12 +129,12 @@ class SavefileEvent(Event):
         buf = self.buf
         return _error(buf.path, buf.gz, exc.message, buf.base + self.off)
 
-    def _param_lens(self) -> tuple[int, ...]:
-        lens = self._lens
-        if lens is not None:
-            return lens
+    def _param_bounds(self) -> tuple[tuple[int, int], ...]:
+        bounds = self._bounds
+        if bounds is not None:
+            return bounds
         try:
-            return Event._param_lens(self)
+            return Event._param_bounds(self)
         except ScapError as exc:
             raise self._with_context(exc) from None
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -71,6 +71,8 @@ class EventInfo:
     category: int
     flags: EF
     params: tuple[ParamInfo, ...]
+    #: parameter name -> index, for lookups by name (first of a repeated name)
+    param_positions: dict[str, int] = field(hash=False, compare=False, repr=False)
 
     @property
     def is_enter(self) -> bool:
@@ -86,14 +88,6 @@ class EventInfo:
         """Parameter lengths are u32 instead of u16 (EF_LARGE_PAYLOAD)."""
         return bool(self.flags & EF.LARGE_PAYLOAD)
 
-    @property
-    def old_version(self) -> bool:
-        return bool(self.flags & EF.OLD_VERSION)
-
-    @property
-    def syscall_category(self) -> EC:
-        return EC(self.category & 0x3F)
-
 
 def _param(raw: list) -> ParamInfo:
     return ParamInfo(raw[0], PT[raw[1][3:]], PF[raw[2][3:]], raw[3] if len(raw) > 3 else None)
@@ -107,6 +101,7 @@ EVENTS: tuple[EventInfo, ...] = tuple(
         category=_combine(e["category"], _CONST["categories"], "EC_"),
         flags=EF(_combine(e["flags"], _CONST["event_flags"], "EF_")),
         params=tuple(_param(p) for p in e["params"]),
+        param_positions={name: i for i, name in reversed(list(enumerate(p[0] for p in e["params"])))},
     )
     for e in _DATA["events"]
 )
@@ -147,7 +142,3 @@ CONVERSIONS: tuple[dict[str, Any], ...] = tuple(_DATA["conversions"])
 #: Named integer constants exported to the generated C header, by group.
 CONSTANT_GROUPS: dict[str, dict[str, int]] = dict(_CONST)
 
-
-def event_info(event_type: int) -> EventInfo | None:
-    """The table entry for ``event_type``, or None beyond the table."""
-    return EVENTS[event_type] if 0 <= event_type < PPM_EVENT_MAX else None
