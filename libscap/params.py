@@ -8,6 +8,7 @@ current layout get empty parameters for what they did not carry.
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 from typing import Any, Callable, NamedTuple
 
@@ -39,15 +40,20 @@ class SockTuple(NamedTuple):
     path: str | None = None
 
 
-def _ipv4(b: bytes) -> str:
+def ipv4_text(b: bytes) -> str:
+    """Dotted text of 4 raw address bytes (network order)."""
     return "%d.%d.%d.%d" % (b[0], b[1], b[2], b[3])
 
 
-def _ipv6(b: bytes) -> str:
-    import ipaddress
+def ipv6_text(b: bytes) -> str:
+    """Compressed text of 16 raw address bytes."""
+    return ipaddress.IPv6Address(bytes(b)).compressed
 
+
+def _ipv6(b: bytes) -> str:
+    """An event's IPv6 address; IPv4-mapped ones print as IPv4, as libs renders them."""
     addr = ipaddress.IPv6Address(bytes(b))
-    return str(addr.ipv4_mapped) if addr.ipv4_mapped else str(addr)
+    return str(addr.ipv4_mapped) if addr.ipv4_mapped else addr.compressed
 
 
 def _cstr(b: bytes) -> str:
@@ -71,7 +77,7 @@ def _struct(fmt: str) -> Callable[[bytes], Any]:
 def _sockaddr(b: bytes) -> SockAddr:
     fam = b[0]
     if fam == AF_INET and len(b) >= 7:
-        return SockAddr(fam, _ipv4(b[1:5]), int.from_bytes(b[5:7], "little"))
+        return SockAddr(fam, ipv4_text(b[1:5]), int.from_bytes(b[5:7], "little"))
     if fam == AF_INET6 and len(b) >= 19:
         return SockAddr(fam, _ipv6(b[1:17]), int.from_bytes(b[17:19], "little"))
     if fam == AF_UNIX:
@@ -82,8 +88,8 @@ def _sockaddr(b: bytes) -> SockAddr:
 def _socktuple(b: bytes) -> SockTuple:
     fam = b[0]
     if fam == AF_INET and len(b) >= 13:
-        return SockTuple(fam, _ipv4(b[1:5]), int.from_bytes(b[5:7], "little"),
-                         _ipv4(b[7:11]), int.from_bytes(b[11:13], "little"))
+        return SockTuple(fam, ipv4_text(b[1:5]), int.from_bytes(b[5:7], "little"),
+                         ipv4_text(b[7:11]), int.from_bytes(b[11:13], "little"))
     if fam == AF_INET6 and len(b) >= 37:
         return SockTuple(fam, _ipv6(b[1:17]), int.from_bytes(b[17:19], "little"),
                          _ipv6(b[19:35]), int.from_bytes(b[35:37], "little"))
@@ -102,7 +108,7 @@ def _fdlist(b: bytes) -> tuple[tuple[int, int], ...]:
 
 def _ipnet(b: bytes) -> str:
     if len(b) == 4:
-        return _ipv4(b)
+        return ipv4_text(b)
     if len(b) == 16:
         return _ipv6(b)
     raise ValueError(f"an IP address has 4 or 16 bytes, not {len(b)}")
@@ -147,7 +153,7 @@ DECODERS: dict[PT, Callable[[bytes], Any]] = {
     PT.BYTEBUF: _bytes,
     PT.CHARBUFARRAY: _charbuf_array, PT.CHARBUF_PAIR_ARRAY: _charbuf_array,
     PT.SOCKADDR: _sockaddr, PT.SOCKTUPLE: _socktuple, PT.FDLIST: _fdlist,
-    PT.IPV4ADDR: _ipv4, PT.IPV6ADDR: _ipv6, PT.IPADDR: _ipnet,
+    PT.IPV4ADDR: ipv4_text, PT.IPV6ADDR: _ipv6, PT.IPADDR: _ipnet,
     PT.IPV4NET: _ipnet, PT.IPV6NET: _ipnet, PT.IPNET: _ipnet,
 }
 

@@ -61,6 +61,7 @@ except ImportError as exc:  # the compiled half is built by CMake, not found on 
                       "(or `make scap` in a CMake build directory)") from exc
 from ..errors import ScapError
 from ..event import Event
+from ..params import ipv4_text, ipv6_text
 from ..schema import EVENT_HEADER_LEN, EVENTS, PPM_EVENT_MAX, PPME
 from . import blocks as B
 from .blocks import (
@@ -337,16 +338,6 @@ _BOOL_FIELDS = frozenset({"exe_writable", "exe_upper_layer", "exe_from_memfd", "
 _PRE_0_10_TAIL = 29
 
 
-def _ipv4(b: bytes) -> str:
-    return "%d.%d.%d.%d" % (b[0], b[1], b[2], b[3])
-
-
-def _ipv6(b: bytes) -> str:
-    import ipaddress
-
-    return ipaddress.IPv6Address(bytes(b)).compressed
-
-
 def _parse_process(c: _Cursor, version: int) -> ProcessInfo:
     if version == 9:
         c = c.sized_entry("process list entry")
@@ -393,16 +384,16 @@ def _parse_fd(c: _Cursor, v2: bool) -> FdInfo:
     f = FdInfo(fd, ino, fdtype)
     if fdtype == B.SCAP_FD_IPV4_SOCK:
         sip, dip, f.sport, f.dport, f.l4proto = c.unpack(_FD_IPV4)
-        f.sip, f.dip = _ipv4(sip), _ipv4(dip)
+        f.sip, f.dip = ipv4_text(sip), ipv4_text(dip)
     elif fdtype == B.SCAP_FD_IPV4_SERVSOCK:
         sip, f.sport, f.l4proto = c.unpack(_FD_IPV4_SERV)
-        f.sip = _ipv4(sip)
+        f.sip = ipv4_text(sip)
     elif fdtype == B.SCAP_FD_IPV6_SOCK:
         sip, dip, f.sport, f.dport, f.l4proto = c.unpack(_FD_IPV6)
-        f.sip, f.dip = _ipv6(sip), _ipv6(dip)
+        f.sip, f.dip = ipv6_text(sip), ipv6_text(dip)
     elif fdtype == B.SCAP_FD_IPV6_SERVSOCK:
         sip, f.sport, f.l4proto = c.unpack(_FD_IPV6_SERV)
-        f.sip = _ipv6(sip)
+        f.sip = ipv6_text(sip)
     elif fdtype == B.SCAP_FD_UNIX_SOCK:
         f.source, f.destination = c.unpack(_FD_UNIX)
         f.name = c.string()
@@ -439,9 +430,9 @@ def _parse_interface(c: _Cursor, v2: bool) -> tuple[bool, InterfaceInfo]:
         c = c.sub(size, "interface list entry")
     iftype, namelen = c.unpack(_IF_HEAD)
     if iftype in (B.SCAP_II_IPV4, B.SCAP_II_IPV4_NOLINKSPEED):
-        addr, mask, bcast = (_ipv4(a) for a in c.unpack(_IF_V4))
+        addr, mask, bcast = (ipv4_text(a) for a in c.unpack(_IF_V4))
     elif iftype in (B.SCAP_II_IPV6, B.SCAP_II_IPV6_NOLINKSPEED):
-        addr, mask, bcast = (_ipv6(a) for a in c.unpack(_IF_V6))
+        addr, mask, bcast = (ipv6_text(a) for a in c.unpack(_IF_V6))
     else:
         raise c.error(f"unknown interface type {iftype}", c.pos - 4)
     linkspeed = 0
