@@ -8,14 +8,14 @@ current layout get empty parameters for what they did not carry.
 
 from __future__ import annotations
 
-import ipaddress
+import socket
 import struct
 from typing import Any, Callable, NamedTuple
 
 from .schema import DYNAMIC_PARAMS, PT, ParamInfo
 
 # Socket families as the driver encodes them (PPM_AF_*).
-AF_UNSPEC, AF_UNIX, AF_INET, AF_INET6 = 0, 1, 2, 10
+AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
 
 
 class SockAddr(NamedTuple):
@@ -42,18 +42,17 @@ class SockTuple(NamedTuple):
 
 def ipv4_text(b: bytes) -> str:
     """Dotted text of 4 raw address bytes (network order)."""
+    if len(b) != 4:
+        raise ValueError(f"an IPv4 address has 4 bytes, not {len(b)}")
     return "%d.%d.%d.%d" % (b[0], b[1], b[2], b[3])
 
 
 def ipv6_text(b: bytes) -> str:
-    """Compressed text of 16 raw address bytes."""
-    return ipaddress.IPv6Address(bytes(b)).compressed
+    """Text of 16 raw address bytes as inet_ntop writes it (libs' rendering)."""
+    return socket.inet_ntop(socket.AF_INET6, bytes(b))
 
 
-def _ipv6(b: bytes) -> str:
-    """An event's IPv6 address; IPv4-mapped ones print as IPv4, as libs renders them."""
-    addr = ipaddress.IPv6Address(bytes(b))
-    return str(addr.ipv4_mapped) if addr.ipv4_mapped else addr.compressed
+_V4_MAPPED = bytes(10) + b"\xff\xff"
 
 
 def _cstr(b: bytes) -> str:
@@ -76,23 +75,28 @@ def _struct(fmt: str) -> Callable[[bytes], Any]:
 
 def _sockaddr(b: bytes) -> SockAddr:
     fam = b[0]
-    if fam == AF_INET and len(b) >= 7:
+    if fam == AF_INET and len(b) == 7:
         return SockAddr(fam, ipv4_text(b[1:5]), int.from_bytes(b[5:7], "little"))
-    if fam == AF_INET6 and len(b) >= 19:
-        return SockAddr(fam, _ipv6(b[1:17]), int.from_bytes(b[17:19], "little"))
+    if fam == AF_INET6 and len(b) == 19:
+        return SockAddr(fam, ipv6_text(b[1:17]), int.from_bytes(b[17:19], "little"))
     if fam == AF_UNIX:
         return SockAddr(fam, path=_cstr(b[1:]))
     return SockAddr(fam)
 
 
 def _socktuple(b: bytes) -> SockTuple:
+    """A tuple; an IPv6 tuple whose two ends are both IPv4-mapped reads as IPv4, as in libs."""
     fam = b[0]
-    if fam == AF_INET and len(b) >= 13:
+    if fam == AF_INET and len(b) == 13:
         return SockTuple(fam, ipv4_text(b[1:5]), int.from_bytes(b[5:7], "little"),
                          ipv4_text(b[7:11]), int.from_bytes(b[11:13], "little"))
-    if fam == AF_INET6 and len(b) >= 37:
-        return SockTuple(fam, _ipv6(b[1:17]), int.from_bytes(b[17:19], "little"),
-                         _ipv6(b[19:35]), int.from_bytes(b[35:37], "little"))
+    if fam == AF_INET6 and len(b) == 37:
+        sip, dip = b[1:17], b[19:35]
+        text = ipv6_text
+        if sip.startswith(_V4_MAPPED) and dip.startswith(_V4_MAPPED):
+            sip, dip, text = sip[12:], dip[12:], ipv4_text
+        return SockTuple(fam, text(sip), int.from_bytes(b[17:19], "little"),
+                         text(dip), int.from_bytes(b[35:37], "little"))
     if fam == AF_UNIX and len(b) >= 17:
         src, dst = struct.unpack_from("<QQ", b, 1)
         return SockTuple(fam, src_ptr=src, dst_ptr=dst, path=_cstr(b[17:]))
@@ -110,7 +114,7 @@ def _ipnet(b: bytes) -> str:
     if len(b) == 4:
         return ipv4_text(b)
     if len(b) == 16:
-        return _ipv6(b)
+        return ipv6_text(b)
     raise ValueError(f"an IP address has 4 or 16 bytes, not {len(b)}")
 
 
@@ -153,7 +157,7 @@ DECODERS: dict[PT, Callable[[bytes], Any]] = {
     PT.BYTEBUF: _bytes,
     PT.CHARBUFARRAY: _charbuf_array, PT.CHARBUF_PAIR_ARRAY: _charbuf_array,
     PT.SOCKADDR: _sockaddr, PT.SOCKTUPLE: _socktuple, PT.FDLIST: _fdlist,
-    PT.IPV4ADDR: ipv4_text, PT.IPV6ADDR: _ipv6, PT.IPADDR: _ipnet,
+    PT.IPV4ADDR: ipv4_text, PT.IPV6ADDR: ipv6_text, PT.IPADDR: _ipnet,
     PT.IPV4NET: _ipnet, PT.IPV6NET: _ipnet, PT.IPNET: _ipnet,
 }
 

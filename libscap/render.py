@@ -29,20 +29,18 @@ from __future__ import annotations
 
 import errno
 import signal
-import socket
 import struct
 import time
 from typing import Any
 
 from .event import Event
-from .params import decode_value
+from .params import AF_INET, AF_INET6, AF_UNIX, SockAddr, SockTuple, decode_value
 from .schema import DYNAMIC_PARAMS, FLAG_TABLES, PF, PPM_SC_NAMES, PPME, PT, ParamInfo
 
 #: sysdig's default limit for one rendered buffer (its max_evt_output_len).
 DEFAULT_MAX_LEN = 80
 
 AT_FDCWD = -100
-PPM_AF_UNIX, PPM_AF_INET, PPM_AF_INET6 = 1, 2, 10
 
 _INT_WIDTH: dict[PT, tuple[int, bool]] = {  # type -> (bytes, signed)
     PT.INT8: (1, True), PT.INT16: (2, True), PT.INT32: (4, True), PT.INT64: (8, True),
@@ -133,47 +131,29 @@ def printable(raw: bytes, max_len: int | None = DEFAULT_MAX_LEN) -> str:
     return text
 
 
-def _ip(raw: bytes) -> str:
-    return socket.inet_ntop(socket.AF_INET6 if len(raw) == 16 else socket.AF_INET, raw)
+def _sockaddr(addr: SockAddr) -> str:
+    if addr.family == AF_UNIX:
+        return _shown(addr.path)
+    if addr.family in (AF_INET, AF_INET6):
+        if addr.addr is None:
+            return "INVALID IPv4" if addr.family == AF_INET else "INVALID IPv6"
+        return "%s:%d" % (addr.addr, addr.port)
+    return f"family {addr.family}"
 
 
-_V4_MAPPED = bytes(10) + b"\xff\xff"
+def _socktuple(tup: SockTuple) -> str:
+    if tup.family in (AF_INET, AF_INET6):
+        if tup.sip is None:
+            return "INVALID IPv4" if tup.family == AF_INET else "INVALID IPv6"
+        return "%s:%d->%s:%d" % (tup.sip, tup.sport, tup.dip, tup.dport)
+    if tup.family == AF_UNIX and tup.path is not None:
+        return "%x->%x %s" % (tup.src_ptr, tup.dst_ptr, _shown(tup.path))
+    return f"family {tup.family}"
 
 
-def _sockaddr(raw: bytes) -> str:
-    fam = raw[0]
-    if fam == PPM_AF_UNIX:
-        return _text(raw[1:])
-    if fam == PPM_AF_INET:
-        if len(raw) != 7:
-            return "INVALID IPv4"
-        return "%s:%d" % (_ip(raw[1:5]), struct.unpack_from("<H", raw, 5)[0])
-    if fam == PPM_AF_INET6:
-        if len(raw) != 19:
-            return "INVALID IPv6"
-        return "%s:%d" % (_ip(raw[1:17]), struct.unpack_from("<H", raw, 17)[0])
-    return f"family {fam}"
-
-
-def _socktuple(raw: bytes) -> str:
-    fam = raw[0]
-    if fam == PPM_AF_INET:
-        if len(raw) != 13:
-            return "INVALID IPv4"
-        sport, dport = struct.unpack_from("<H", raw, 5)[0], struct.unpack_from("<H", raw, 11)[0]
-        return "%s:%d->%s:%d" % (_ip(raw[1:5]), sport, _ip(raw[7:11]), dport)
-    if fam == PPM_AF_INET6:
-        if len(raw) != 37:
-            return "INVALID IPv6"
-        sip, dip = raw[1:17], raw[19:35]
-        sport, dport = struct.unpack_from("<H", raw, 17)[0], struct.unpack_from("<H", raw, 35)[0]
-        if sip.startswith(_V4_MAPPED) and dip.startswith(_V4_MAPPED):
-            sip, dip = sip[12:], dip[12:]
-        return "%s:%d->%s:%d" % (_ip(sip), sport, _ip(dip), dport)
-    if fam == PPM_AF_UNIX and len(raw) >= 17:
-        src, dst = struct.unpack_from("<QQ", raw, 1)
-        return "%x->%x %s" % (src, dst, _text(raw[17:]))
-    return f"family {fam}"
+def _shown(text: str) -> str:
+    """Decoded text made printable: undecodable bytes kept by the decoder show as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _abstime(ns: int) -> str:
@@ -215,9 +195,9 @@ def _render(info: ParamInfo, raw: bytes, max_len: int | None) -> str:
     if ptype == PT.BYTEBUF:
         return printable(raw, max_len)
     if ptype == PT.SOCKADDR:
-        return _sockaddr(raw)
+        return _sockaddr(decode_value(info, raw))
     if ptype == PT.SOCKTUPLE:
-        return _socktuple(raw)
+        return _socktuple(decode_value(info, raw))
     if ptype == PT.FDLIST:
         fds: Any = decode_value(info, raw)
         return " ".join("%d:?%x" % (fd, flags) for fd, flags in fds)
@@ -227,7 +207,7 @@ def _render(info: ParamInfo, raw: bytes, max_len: int | None) -> str:
         items = decode_value(info, raw)
         return ",".join(f"{k}:{v}" for k, v in zip(items[::2], items[1::2]))
     if ptype in (PT.IPV4ADDR, PT.IPV6ADDR, PT.IPADDR):
-        return _ip(raw)
+        return decode_value(info, raw)
     return printable(raw, max_len)
 
 
