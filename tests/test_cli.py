@@ -86,3 +86,13 @@ def test_truncated_capture(tmp_path: Path):
     assert res.returncode == 1
     assert str(bad) in res.stderr and "offset" in res.stderr and "Traceback" not in res.stderr
     assert res.stdout  # what could be read was printed before the error
+
+
+def test_console_script_is_installed_and_runs():
+    import sysconfig
+
+    script = Path(sysconfig.get_path("scripts")) / "libscap"
+    assert script.exists(), f"{script} missing: pip install -e . installs the console script"
+    res = subprocess.run([str(script), "print", "-n", "2", str(CAPTURES / "cat_write.scap")],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and len(res.stdout.splitlines()) == 2, res.stderr
