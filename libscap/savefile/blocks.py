@@ -198,6 +198,8 @@ class ProcessInfo:
     exe_from_memfd: bool = False
     exe_lower_layer: bool = False
     pgid: int = -1
+    #: Thread start, ns since the epoch: known to a /proc scan, not stored in process list blocks.
+    clone_ts: int = 0
 
 
 @dataclass(slots=True)
