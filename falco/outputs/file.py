@@ -1,0 +1,44 @@
+"""file_output: alerts appended to a file. Without keep_alive the file is opened
+and closed per alert (so an external rotation is always honoured); with it the
+file stays open until SIGUSR1 asks for a reopen."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from .base import Message, Output
+
+
+class FileOutput(Output):
+    name = "file"
+
+    def __init__(self, filename: str, keep_alive: bool = False, buffered: bool = False) -> None:
+        self._filename = filename
+        self._keep_alive = keep_alive
+        self._buffered = buffered
+        self._f: TextIO | None = None
+
+    def _open(self) -> TextIO:
+        if self._f is None:
+            try:
+                self._f = open(self._filename, "a", encoding="utf-8",
+                               buffering=-1 if self._buffered else 1)
+            except OSError as e:
+                raise OSError(f"failed to open output file {self._filename}: {e.strerror}") from None
+        return self._f
+
+    def write(self, msg: Message) -> None:
+        f = self._open()
+        f.write(msg.text + "\n")
+        if not self._keep_alive:
+            self.close()
+
+    def reopen(self) -> None:
+        self.close()
+        if self._keep_alive:
+            self._open()
+
+    def close(self) -> None:
+        if self._f is not None:
+            f, self._f = self._f, None
+            f.close()
