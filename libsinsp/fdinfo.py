@@ -31,12 +31,13 @@ class FdInfo:
       side), for unix sockets ``source``/``dest`` (kernel pointers as ints) and
       the path in ``name``; listening IPv4/IPv6 sockets keep only sip/sport;
     * ``cloexec``: closed at exec (O_CLOEXEC / FD_CLOEXEC);
+    * ``pid``: for a pidfd, the process it refers to (-1 otherwise);
     * ``pipe_ino`` etc. are not separate: ``ino`` serves.
     """
 
     __slots__ = (
         "fd", "type", "name", "nameraw", "openflags", "mode", "dev", "ino", "mount_id",
-        "sip", "dip", "sport", "dport", "l4proto", "role", "source", "dest", "cloexec",
+        "sip", "dip", "sport", "dport", "l4proto", "role", "source", "dest", "cloexec", "pid",
     )  # fmt: skip
 
     def __init__(self, fd: int, type: str = "?", name: str = "") -> None:
@@ -51,6 +52,7 @@ class FdInfo:
         self.role = ""
         self.source = self.dest = 0
         self.cloexec = False
+        self.pid = -1
 
     @property
     def type_name(self) -> str:

@@ -39,7 +39,15 @@ class ThreadInfo:
       the fd table); always ends with "/" as upstream's;
     * ``dead``: set when procexit was seen (the row may stay while children
       reference it);
-    * ``root``: the process root directory ("/" normally).
+    * ``root``: the process root directory ("/" normally);
+    * ``children``: tids of the threads whose ``ptid`` is this thread (kept by
+      the thread table; children are reparented when this thread is removed);
+    * ``reaper_tid``: the reaper procexit named (-1 unknown, 0 none);
+    * ``lastaccess_ts``: ns of the last event of this thread (for pruning).
+
+    A placeholder for a thread first seen in an event without a table entry
+    has ``pid`` -1, ``comm``/``exe`` "<NA>" and uid/gid/loginuid 0xFFFFFFFF
+    (``is_invalid``), as upstream's.
     """
 
     __slots__ = (
@@ -51,7 +59,7 @@ class ThreadInfo:
         "exe_ino", "exe_ino_ctime", "exe_ino_mtime", "exe_writable", "exe_upper_layer",
         "exe_lower_layer", "exe_from_memfd",
         "vmsize_kb", "vmrss_kb", "vmswap_kb", "pfmajor", "pfminor",
-        "fdtable", "_fs", "dead", "root",
+        "fdtable", "_fs", "dead", "root", "children", "reaper_tid", "lastaccess_ts",
     )  # fmt: skip
 
     def __init__(self, tid: int, pid: int | None = None, ptid: int = -1) -> None:
@@ -76,10 +84,18 @@ class ThreadInfo:
         self._fs: list[str] = ["/"]
         self.dead = False
         self.root = "/"
+        self.children: set[int] = set()
+        self.reaper_tid = -1
+        self.lastaccess_ts = 0
 
     @property
     def is_main_thread(self) -> bool:
         return self.tid == self.pid
+
+    @property
+    def is_invalid(self) -> bool:
+        """A placeholder (or a thread whose ids are unknown), as upstream's is_invalid()."""
+        return self.tid < 0 or self.pid < 0 or self.ptid < 0
 
     def get_cwd(self) -> str:
         return self._fs[0]
