@@ -1,0 +1,122 @@
+"""Enabled rules per ruleset id, indexed by event code (falco's evttype_index_ruleset).
+
+A rule is tried only on events whose code it can match; rules that can match
+every event type (or none, like ``never_true``) are tried on every event after
+the indexed ones. Within a list, rules keep the order they were enabled in, as
+upstream; ``run`` returns the first match or all matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from falco_engine.compile import CompiledRule
+from falco_engine.evttypes import ALL_CODES
+
+
+def matches_wildcard(pattern: str, s: str) -> bool:
+    """``*`` matches any run of characters; otherwise exact (falco's matches_wildcard)."""
+    while True:
+        star = pattern.find("*")
+        if star == -1:
+            return pattern == s
+        if star > 0:
+            if pattern[:star] != s[:star]:
+                return False
+            pattern, s = pattern[star:], s[star:]
+            continue
+        rest = pattern.lstrip("*")
+        if not rest:
+            return True
+        lit = rest.split("*", 1)[0]
+        pos = s.find(lit)
+        if pos == -1:
+            return False
+        pattern, s = rest[len(lit):], s[pos + len(lit):]
+
+
+def name_matches(pattern: str, name: str, match: str) -> bool:
+    if match == "exact":
+        return pattern == name
+    if match == "substring":
+        return pattern in name
+    if match == "wildcard":
+        return matches_wildcard(pattern, name)
+    raise ValueError(f"unknown rule name match type '{match}' (exact, substring, wildcard)")
+
+
+class _Enabled:
+    """One ruleset id's enabled rules and their event-code index."""
+
+    def __init__(self) -> None:
+        self.rules: dict[int, CompiledRule] = {}
+        self.by_code: dict[int, list[CompiledRule]] = {}
+        self.any_code: list[CompiledRule] = []
+
+    def add(self, rule: CompiledRule) -> None:
+        if rule.id in self.rules:
+            return
+        self.rules[rule.id] = rule
+        if not rule.codes:
+            self.any_code.append(rule)
+        for code in rule.codes:
+            self.by_code.setdefault(code, []).append(rule)
+
+    def remove(self, rule: CompiledRule) -> None:
+        if self.rules.pop(rule.id, None) is None:
+            return
+        lists = [self.any_code] if not rule.codes else [self.by_code[c] for c in rule.codes]
+        for lst in lists:
+            lst.remove(rule)
+
+
+class Ruleset:
+    """The compiled rules of one event source and which are enabled per ruleset id."""
+
+    def __init__(self, rules: Iterable[CompiledRule]) -> None:
+        self.rules = list(rules)
+        self._sets: dict[int, _Enabled] = {}
+
+    def _set(self, ruleset: int) -> _Enabled:
+        s = self._sets.get(ruleset)
+        if s is None:
+            s = self._sets[ruleset] = _Enabled()
+        return s
+
+    def enable(self, pattern: str, enabled: bool, ruleset: int = 0, match: str = "wildcard") -> None:
+        s = self._set(ruleset)
+        for r in self.rules:
+            if name_matches(pattern, r.name, match):
+                s.add(r) if enabled else s.remove(r)
+
+    def enable_tags(self, tags: Iterable[str], enabled: bool, ruleset: int = 0) -> None:
+        """Rules having any of ``tags``."""
+        wanted = frozenset(tags)
+        s = self._set(ruleset)
+        for r in self.rules:
+            if r.tags & wanted:
+                s.add(r) if enabled else s.remove(r)
+
+    def enabled_rules(self, ruleset: int = 0) -> list[CompiledRule]:
+        return list(self._set(ruleset).rules.values())
+
+    def enabled_codes(self, ruleset: int = 0) -> set[int]:
+        s = self._set(ruleset)
+        return set(ALL_CODES) if s.any_code else {c for c, lst in s.by_code.items() if lst}
+
+    def run(self, evt: Any, code: int, ruleset: int, first: bool) -> list[CompiledRule]:
+        """Rules matching ``evt`` (of event code ``code``): the first one, or all."""
+        s = self._sets.get(ruleset)
+        if s is None:
+            return []
+        out: list[CompiledRule] = []
+        for lst in (s.by_code.get(code, ()), s.any_code):
+            for r in lst:
+                if r.filter(evt):
+                    if first:
+                        return [r]
+                    out.append(r)
+            if out:  # upstream stops after the indexed rules when one matched
+                return out
+        return out
