@@ -6,9 +6,9 @@ Example (a real capture shipped with the tests)::
     >>> from libsinsp import Inspector
     >>> with Inspector() as insp:
     ...     insp.open_file("../shared/captures/cat_write.scap")
-    ...     execs = [(e.tinfo.comm, e.tinfo.exepath) for e in insp if e.evt.name == "execve"]
+    ...     execs = [(e.tinfo.pid, e.tinfo.comm, e.tinfo.args) for e in insp if e.evt.name == "execve"]
     >>> execs
-    [('cat', '/bin/cat')]
+    [(20072, 'cat', ('/dev/null',))]
 
 Per event: the event is counted (``SinspEvent.num``, 1-based over the events
 the inspector saw, as current Falco numbers them), its thread looked up (a
