@@ -1,0 +1,347 @@
+"""evt.* and syscall.type: fields of the event itself (time, type, arguments, result).
+
+Semantics follow upstream's sinsp_filtercheck_gen_event/event: times in local
+time with nanoseconds, ``evt.res`` "SUCCESS" or the errno name, ``evt.arg.X``
+the resolved text (``<f>/etc/passwd`` for an fd), ``evt.rawarg.X`` the decoded
+number/string with the parameter's own type. Events carry a result when they are
+syscall exit events with at least one parameter (the first one), generic
+events excepted.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from libscap.render import event_name
+from libscap.schema import EC, EF, EVENTS, PPME, PT
+
+from libsinsp.fields.args import args_text, concatenate_paths, dirfd_base, param_text
+from libsinsp.fields.registry import FieldClass, FieldError, SinspFieldRegistry, simple, spec
+from libsinsp.filter.fields import ArgRule
+
+if TYPE_CHECKING:
+    from libsinsp.event import SinspEvent
+
+_NS = 1_000_000_000
+_OPENS = frozenset((PPME.SYSCALL_OPEN_X, PPME.SYSCALL_OPENAT_2_X, PPME.SYSCALL_OPENAT2_X,
+                    PPME.SYSCALL_OPEN_BY_HANDLE_AT_X))  # fmt: skip
+_NEW_OPENS = frozenset((PPME.SYSCALL_OPENAT_2_X, PPME.SYSCALL_OPENAT2_X))
+PPM_O_RDONLY, PPM_O_WRONLY, PPM_O_CREAT, PPM_O_TMPFILE, PPM_O_F_CREATED = 1, 2, 4, 1 << 17, 1 << 18
+_EXEC_BITS = 0o111
+_CATEGORIES = {
+    EC.UNKNOWN: "unknown", EC.OTHER: "other", EC.FILE: "file", EC.NET: "net", EC.IPC: "IPC",
+    EC.MEMORY: "memory", EC.PROCESS: "process", EC.SLEEP: "sleep", EC.SYSTEM: "system",
+    EC.SIGNAL: "signal", EC.USER: "user", EC.TIME: "time", EC.PROCESSING: "processing",
+    EC.WAIT: "wait", EC.SCHEDULER: "scheduler", EC.INTERNAL: "internal",
+}  # fmt: skip
+_IO_SUB = {"f": "file", "d": "file", "4": "net", "6": "net", "p": "ipc", "u": "ipc",
+           "e": "ipc", "s": "ipc", "i": "ipc", "r": "ipc"}  # fmt: skip
+
+
+def is_syscall(sevt: "SinspEvent") -> bool:
+    info = sevt.evt.info
+    return info is not None and bool(info.category & EC.SYSCALL)
+
+
+def has_result(sevt: "SinspEvent") -> bool:
+    """Upstream's has_return_value: a syscall exit event with parameters, not generic."""
+    evt = sevt.evt
+    return evt.type & 1 == 1 and evt.type != PPME.GENERIC_X and evt.nparams > 0 and is_syscall(sevt)
+
+
+def result(sevt: "SinspEvent") -> int | None:
+    if not has_result(sevt):
+        return None
+    v = sevt.evt.param(0)
+    return v if isinstance(v, int) else None
+
+
+def _localtime(ns: int, fmt: str) -> str:
+    return time.strftime(fmt, time.localtime(ns // _NS))
+
+
+def _flags(sevt: "SinspEvent") -> int:
+    info = sevt.evt.info
+    return int(info.flags) if info is not None else 0
+
+
+def _category(sevt: "SinspEvent") -> str:
+    info = sevt.evt.info
+    if info is None:
+        return "unknown"
+    cat = info.category & ~(EC.SYSCALL | EC.TRACEPOINT | EC.PLUGIN | EC.METAEVENT | EC.ITER)
+    if cat & EC.IO_BASE:
+        fi = sevt.fdinfo
+        return "unknown" if fi is None else _IO_SUB.get(fi.type, "unknown")
+    try:
+        return _CATEGORIES.get(EC(cat), "unknown")
+    except ValueError:
+        return "unknown"
+
+
+def _open_flag(field: str) -> Callable[["SinspEvent"], bool]:
+    def extract(sevt: "SinspEvent") -> bool:
+        evt = sevt.evt
+        if evt.type not in _OPENS:
+            return False
+        idx = 3 if evt.type in _NEW_OPENS else 2
+        flags = evt.param(idx) if idx < evt.nparams else None
+        flags = flags or 0
+        if field == "read":
+            return bool(flags & PPM_O_RDONLY)
+        if field == "write":
+            return bool(flags & PPM_O_WRONLY)
+        if field == "create":
+            if flags & PPM_O_F_CREATED:
+                return True
+            res = result(sevt)
+            return bool(flags & PPM_O_TMPFILE) and res is not None and res >= 0
+        if flags & (PPM_O_TMPFILE | PPM_O_CREAT) and evt.type != PPME.SYSCALL_OPEN_BY_HANDLE_AT_X:
+            mode_idx = idx + 1
+            mode = evt.param(mode_idx) if mode_idx < evt.nparams else None
+            return bool((mode or 0) & _EXEC_BITS)
+        return False
+
+    return extract
+
+
+def _res_str(sevt: "SinspEvent") -> str | None:
+    res = result(sevt)
+    if res is None:
+        return None
+    if res >= 0:
+        return "SUCCESS"
+    value, resolved = param_text(sevt, 0)
+    return resolved or value
+
+
+def _failed(sevt: "SinspEvent") -> bool:
+    res = result(sevt)
+    return res is not None and res < 0
+
+
+def _arg_index(arg: str) -> int | None:
+    return int(arg) if arg.isdigit() else None
+
+
+def _make_arg(arg: str | None) -> Callable[["SinspEvent"], Any]:
+    """evt.arg[N] / evt.arg.NAME: the resolved text when there is one, else the value."""
+    if not arg:
+        raise FieldError("field 'evt.arg' requires an argument")
+    idx = _arg_index(arg)
+
+    def extract(sevt: "SinspEvent") -> str | None:
+        evt = sevt.evt
+        i = idx if idx is not None else evt.param_index(arg)
+        if i is None or i >= evt.nparams:
+            return None
+        value, resolved = param_text(sevt, i)
+        return resolved or value
+
+    return extract
+
+
+def rawarg_type(arg: str) -> tuple[str, str] | None:
+    """(PT name, print format) of the first event parameter called ``arg`` (evt.rawarg)."""
+    for info in EVENTS:
+        for p in info.params:
+            if p.name == arg:
+                return _RAW_PTYPES.get(p.type, ("CHARBUF", "NA"))[0], _RAW_FMT.get(p.fmt.name, "DEC")
+    return None
+
+
+_RAW_PTYPES: dict[PT, tuple[str]] = {
+    PT.INT8: ("INT8",), PT.INT16: ("INT16",), PT.INT32: ("INT32",), PT.INT64: ("INT64",),
+    PT.UINT8: ("UINT8",), PT.UINT16: ("UINT16",), PT.UINT32: ("UINT32",), PT.UINT64: ("UINT64",),
+    PT.ERRNO: ("INT64",), PT.FD: ("INT64",), PT.PID: ("INT64",), PT.FD32: ("INT32",),
+    PT.PID32: ("INT32",), PT.UID: ("UINT32",), PT.GID: ("UINT32",), PT.MODE: ("UINT32",),
+    PT.FLAGS8: ("UINT8",), PT.FLAGS16: ("UINT16",), PT.FLAGS32: ("UINT32",),
+    PT.ENUMFLAGS8: ("UINT8",), PT.ENUMFLAGS16: ("UINT16",), PT.ENUMFLAGS32: ("UINT32",),
+    PT.SYSCALLID: ("UINT16",), PT.SIGTYPE: ("UINT8",), PT.PORT: ("PORT",),
+    PT.L4PROTO: ("L4PROTO",), PT.SOCKFAMILY: ("UINT8",), PT.BOOL: ("BOOL",),
+    PT.RELTIME: ("RELTIME",), PT.ABSTIME: ("ABSTIME",), PT.DOUBLE: ("DOUBLE",),
+    PT.BYTEBUF: ("BYTEBUF",), PT.FSPATH: ("FSPATH",), PT.FSRELPATH: ("FSPATH",),
+    PT.IPV4ADDR: ("IPADDR",), PT.IPV6ADDR: ("IPADDR",), PT.IPADDR: ("IPADDR",),
+}  # fmt: skip
+_RAW_FMT = {"DEC": "DEC", "HEX": "HEX", "OCT": "OCT", "ID": "ID", "10_PADDED_DEC": "PADDED"}
+
+
+def _make_rawarg(arg: str | None) -> Callable[["SinspEvent"], Any]:
+    if not arg or rawarg_type(arg) is None:
+        raise FieldError(f"field 'evt.rawarg': no event parameter called '{arg}'")
+    import ipaddress
+
+    def extract(sevt: "SinspEvent") -> Any:
+        evt = sevt.evt
+        i = evt.param_index(arg)
+        if i is None:
+            return None
+        v = evt.param(i)
+        info = evt.param_info(i)
+        if info is not None and info.type in (PT.IPV4ADDR, PT.IPV6ADDR, PT.IPADDR) and v is not None:
+            return ipaddress.ip_address(v)
+        if info is not None and info.type == PT.UID and v == 0xFFFFFFFF:
+            return v
+        return v if isinstance(v, (int, str, bytes, float)) else None
+
+    return extract
+
+
+def _buffer(sevt: "SinspEvent") -> bytes | None:
+    evt = sevt.evt
+    i = evt.param_index("data")
+    if i is None:
+        return None
+    v = evt.param(i)
+    return v if isinstance(v, bytes) else None
+
+
+def _buflen(sevt: "SinspEvent") -> int | None:
+    if not _flags(sevt) & (EF.READS_FROM_FD | EF.WRITES_TO_FD):
+        return None
+    res = result(sevt)
+    return res if res is not None and res >= 0 else None
+
+
+def _make_type_is(arg: str | None) -> Callable[["SinspEvent"], int]:
+    if not arg:
+        raise FieldError("field 'evt.type.is' requires an event type argument")
+    return lambda sevt: int(event_name(sevt.evt) == arg)
+
+
+def _make_abspath(arg: str | None) -> Callable[["SinspEvent"], str | None]:
+    """evt.abspath[.src|.dst]: a path argument joined to its dirfd argument."""
+    pairs = {None: (("dirfd", "name"), ("newdirfd", "linkpath"), ("dirfd", "path")),
+             "src": (("olddirfd", "oldpath"),), "dst": (("newdirfd", "newpath"),)}  # fmt: skip
+    key = arg if arg in ("src", "dst") else None
+    if arg not in (None, "src", "dst"):
+        raise FieldError(f"field 'evt.abspath': argument must be src or dst, not '{arg}'")
+
+    def extract(sevt: "SinspEvent") -> str | None:
+        evt = sevt.evt
+        for dname, pname in pairs[key]:
+            di, pi = evt.param_index(dname), evt.param_index(pname)
+            if pi is None:
+                continue
+            path = evt.param(pi)
+            if not path:
+                return None
+            dirfd = evt.param(di) if di is not None else None
+            base = dirfd_base(sevt, dirfd)
+            return concatenate_paths(base, path) if (base or path.startswith("/")) else None
+        return None
+
+    return extract
+
+
+def _first_ts(sevt: "SinspEvent") -> int | None:
+    return getattr(sevt.inspector, "first_ts", None) if sevt.inspector is not None else None
+
+
+def _reltime(sevt: "SinspEvent") -> int | None:
+    first = _first_ts(sevt)
+    return None if first is None else sevt.evt.ts - first
+
+
+def _hostname(sevt: "SinspEvent") -> str:
+    return os.environ.get("FALCO_HOSTNAME") or socket.gethostname()
+
+
+def _syscall_type(sevt: "SinspEvent") -> str | None:
+    if not is_syscall(sevt):
+        return None
+    return event_name(sevt.evt)
+
+
+def _C(name: str, ptype: str, desc: str, fn: Callable[["SinspEvent"], Any], **kw: Any):  # noqa: N802
+    return spec("evt", name, ptype, desc, simple(fn), **kw)
+
+
+def _rel(fn: Callable[["SinspEvent"], int | None], part: str) -> Callable[["SinspEvent"], int | None]:
+    def extract(sevt: "SinspEvent") -> int | None:
+        v = fn(sevt)
+        if v is None:
+            return None
+        return v // _NS if part == "s" else v % _NS
+
+    return extract
+
+
+EVT = FieldClass("evt", "Generic event fields and fields of system call events.", (
+    _C("evt.num", "UINT64", "event number (counts the events libsinsp returns)", lambda e: e.num, fmt="ID"),
+    _C("evt.time", "CHARBUF", "event time as HH:MM:SS.nanoseconds (local time)",
+       lambda e: _localtime(e.evt.ts, "%H:%M:%S") + ".%09d" % (e.evt.ts % _NS)),
+    _C("evt.outputtime", "CHARBUF", "event time as the output is configured (evt.time by default)",
+       lambda e: _localtime(e.evt.ts, "%H:%M:%S") + ".%09d" % (e.evt.ts % _NS), flags=("print_only",)),
+    _C("evt.time.s", "CHARBUF", "event time as HH:MM:SS (local time)",
+       lambda e: _localtime(e.evt.ts, "%H:%M:%S")),
+    _C("evt.time.iso8601", "CHARBUF", "event time in ISO 8601 with nanoseconds, UTC",
+       lambda e: time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(e.evt.ts // _NS)) + ".%09dZ" % (e.evt.ts % _NS)),
+    _C("evt.datetime", "CHARBUF", "event date and time with nanoseconds (local time)",
+       lambda e: _localtime(e.evt.ts, "%Y-%m-%d %H:%M:%S") + ".%09d" % (e.evt.ts % _NS)),
+    _C("evt.datetime.s", "CHARBUF", "event date and time without nanoseconds (local time)",
+       lambda e: _localtime(e.evt.ts, "%Y-%m-%d %H:%M:%S")),
+    _C("evt.rawtime", "ABSTIME", "event time in nanoseconds since the epoch", lambda e: e.evt.ts, fmt="DEC"),
+    _C("evt.rawtime.s", "ABSTIME", "whole seconds of evt.rawtime", lambda e: e.evt.ts // _NS, fmt="DEC"),
+    _C("evt.rawtime.ns", "ABSTIME", "nanosecond part of evt.rawtime", lambda e: e.evt.ts % _NS, fmt="PADDED"),
+    _C("evt.reltime", "RELTIME", "nanoseconds since the first event of the capture", _reltime, fmt="PADDED"),
+    _C("evt.reltime.s", "RELTIME", "whole seconds of evt.reltime", _rel(_reltime, "s"), fmt="DEC"),
+    _C("evt.reltime.ns", "RELTIME", "nanosecond part of evt.reltime", _rel(_reltime, "ns"), fmt="PADDED"),
+    _C("evt.source", "CHARBUF", "name of the event source that produced the event", lambda e: e.source),
+    _C("evt.is_async", "BOOL", "true for events libsinsp generated asynchronously (metaevents)",
+       lambda e: bool(e.evt.info is not None and e.evt.info.category & EC.METAEVENT)),
+    _C("evt.hostname", "CHARBUF", "host name (FALCO_HOSTNAME overrides)", _hostname),
+    _C("evt.dir", "CHARBUF", "'>' for enter events, '<' for exit events", lambda e: e.evt.direction,
+       fmt="DIR", flags=("deprecated",)),
+    _C("evt.type", "CHARBUF", "event name, e.g. 'open' (generic events by their syscall name)",
+       lambda e: event_name(e.evt)),
+    spec("evt", "evt.type.is", "UINT32", "1 when the event type is the argument (evt.type.is.open)",
+         _make_type_is, arg=ArgRule.REQUIRED_KEY, fmt="DEC"),
+    _C("syscall.type", "CHARBUF", "for system call events, the syscall name; unset otherwise", _syscall_type),
+    _C("evt.category", "CHARBUF", "event category: file, net, IPC, memory, process, ...", _category),
+    _C("evt.cpu", "INT16", "CPU the event happened on", lambda e: e.evt.cpu if e.evt.cpu >= 0 else None, fmt="ID"),
+    _C("evt.args", "CHARBUF", "every argument as name=value, resolved values in parentheses", args_text),
+    spec("evt", "evt.arg", "CHARBUF", "one argument by name (evt.arg.fd) or position (evt.arg[0]), "
+         "resolved when possible", _make_arg, arg=ArgRule.REQUIRED_INDEX_OR_KEY),
+    spec("evt", "evt.rawarg", "DYN", "one argument by name, as a number or string of its own type "
+         "(evt.rawarg.res < 0)", _make_rawarg, arg=ArgRule.REQUIRED_KEY, flags=("no_transformer",)),
+    _C("evt.info", "CHARBUF", "same as evt.args", args_text),
+    _C("evt.buffer", "BYTEBUF", "the data buffer of I/O events (read, write, sendto...)", _buffer),
+    _C("evt.buflen", "UINT64", "length of the data buffer of I/O events", _buflen, fmt="DEC"),
+    _C("evt.res", "CHARBUF", "result: SUCCESS, or the error name (ENOENT)", _res_str),
+    _C("evt.rawres", "INT64", "result as a number (-2)", result, fmt="DEC"),
+    _C("evt.failed", "BOOL", "true when the event returned an error", _failed),
+    _C("evt.is_io", "BOOL", "true for events that read or write fds",
+       lambda e: bool(_flags(e) & (EF.READS_FROM_FD | EF.WRITES_TO_FD))),
+    _C("evt.is_io_read", "BOOL", "true for events that read from fds",
+       lambda e: bool(_flags(e) & EF.READS_FROM_FD)),
+    _C("evt.is_io_write", "BOOL", "true for events that write to fds",
+       lambda e: bool(_flags(e) & EF.WRITES_TO_FD)),
+    _C("evt.io_dir", "CHARBUF", "'read' or 'write' for I/O events",
+       lambda e: "write" if _flags(e) & EF.WRITES_TO_FD else ("read" if _flags(e) & EF.READS_FROM_FD else None)),
+    _C("evt.is_wait", "BOOL", "true for events that make the thread wait (sleep, poll...)",
+       lambda e: bool(_flags(e) & EF.WAITS)),
+    _C("evt.is_syslog", "BOOL", "true for writes to /dev/log",
+       lambda e: bool(_flags(e) & EF.WRITES_TO_FD) and e.fdinfo is not None and e.fdinfo.name == "/dev/log"),
+    _C("evt.count", "UINT32", "always 1 (for counting)", lambda e: 1, fmt="DEC"),
+    _C("evt.count.error", "UINT32", "1 for events that returned an error",
+       lambda e: 1 if _failed(e) else None, fmt="DEC"),
+    _C("evt.count.exit", "UINT32", "1 for exit events", lambda e: 1 if e.evt.type & 1 else None, fmt="DEC"),
+    spec("evt", "evt.abspath", "CHARBUF", "absolute path from a dirfd and a path argument "
+         "(evt.abspath.src, evt.abspath.dst for renames and links)", _make_abspath, arg=ArgRule.OPTIONAL_KEY),
+    _C("evt.is_open_read", "BOOL", "true for opens of a path for reading", _open_flag("read")),
+    _C("evt.is_open_write", "BOOL", "true for opens of a path for writing", _open_flag("write")),
+    _C("evt.is_open_exec", "BOOL", "true for opens that create a file with an execute bit", _open_flag("exec")),
+    _C("evt.is_open_create", "BOOL", "true for opens that created a file", _open_flag("create")),
+))  # fmt: skip
+
+CLASSES = (EVT,)
+
+
+def install(reg: SinspFieldRegistry) -> None:
+    """Hooks that need the registry itself: evt.rawarg's type depends on its argument."""
+    reg.set_dynamic_type("evt.rawarg", rawarg_type)

@@ -1,0 +1,321 @@
+"""fd.*: the file descriptor the event acts on (``SinspEvent.fdinfo``).
+
+Only events flagged as creating, using or destroying an fd have fd fields
+(upstream's extract_fd). Client/server follow the tuple (``sip``/``sport`` is
+the client end, ``dip``/``dport`` the server end; a listening socket has only
+its server address); local/remote depend on whether the client address is one
+of this machine's interface addresses (the capture's interface list, or
+loopback when none is known). When the fd is unknown (a failed open), fd.name
+and fd.directory come from the event's path argument, as upstream does.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from libscap.schema import EF, PPME
+
+from libsinsp.fdinfo import FD_TYPE_NAMES
+from libsinsp.fields.args import concatenate_paths, dirfd_base, param_text
+from libsinsp.fields.container import container_id
+from libsinsp.fields.registry import FieldClass, FieldError, spec
+from libsinsp.filter.fields import ArgRule
+
+if TYPE_CHECKING:
+    from libsinsp.event import SinspEvent
+    from libsinsp.fdinfo import FdInfo
+
+_FD_FLAGS = EF.CREATES_FD | EF.USES_FD | EF.DESTROYS_FD
+_INET = ("4", "6")
+_FILE = ("f",)
+#: fd type letter of fd-creating events whose fd is unknown (upstream's extract_typechar)
+_EVENT_TYPECHAR = {
+    PPME.SYSCALL_OPEN_X: "f", PPME.SYSCALL_CREAT_X: "f", PPME.SYSCALL_OPENAT_2_X: "f",
+    PPME.SYSCALL_OPENAT2_X: "f", PPME.SYSCALL_OPEN_BY_HANDLE_AT_X: "f",
+    PPME.SYSCALL_PIPE_X: "p", PPME.SYSCALL_PIPE2_X: "p", PPME.SYSCALL_EVENTFD_X: "e",
+    PPME.SYSCALL_EVENTFD2_X: "e", PPME.SYSCALL_SIGNALFD_X: "s", PPME.SYSCALL_SIGNALFD4_X: "s",
+    PPME.SYSCALL_INOTIFY_INIT_X: "i", PPME.SYSCALL_INOTIFY_INIT1_X: "i",
+    PPME.SYSCALL_TIMERFD_CREATE_X: "t", PPME.SYSCALL_EPOLL_CREATE_X: "l",
+    PPME.SYSCALL_EPOLL_CREATE1_X: "l",
+}  # fmt: skip
+
+
+def _has_fd(sevt: "SinspEvent") -> bool:
+    info = sevt.evt.info
+    return info is not None and bool(info.flags & _FD_FLAGS) and sevt.tinfo is not None
+
+
+def _fd(fn: Callable[["SinspEvent", "FdInfo"], Any]) -> Callable[["SinspEvent"], Any]:
+    """An extractor over the event's fd (missing when the event has no known fd)."""
+
+    def extract(sevt: "SinspEvent") -> Any:
+        if not _has_fd(sevt):
+            return None
+        fi = sevt.fdinfo
+        return None if fi is None else fn(sevt, fi)
+
+    return extract
+
+
+def _name_from_event(sevt: "SinspEvent", raw: bool) -> str | None:
+    """fd.name of an fd-creating event whose fd is unknown (its path/address argument)."""
+    evt = sevt.evt
+    t = evt.type
+    if t & 1 == 0:
+        return None
+    if t in (PPME.SYSCALL_OPEN_X, PPME.SOCKET_ACCEPT_5_X, PPME.SOCKET_ACCEPT4_6_X, PPME.SYSCALL_CREAT_X,
+             PPME.SOCKET_CONNECT_X):
+        if evt.nparams < 2:
+            return None
+        value, resolved = param_text(sevt, 1, None)
+        return resolved or value
+    if t in (PPME.SYSCALL_OPENAT_2_X, PPME.SYSCALL_OPENAT2_X):
+        name = evt.param(2) if evt.nparams > 2 else None
+        if not name:
+            return None
+        if raw:
+            return name
+        dirfd = evt.param(1)
+        if dirfd is None:
+            return None
+        return concatenate_paths(dirfd_base(sevt, dirfd), name)
+    if t == PPME.SYSCALL_OPEN_BY_HANDLE_AT_X:
+        return evt.param(3) if evt.nparams > 3 else None
+    return ""
+
+
+def _fd_name(sevt: "SinspEvent") -> str | None:
+    if not _has_fd(sevt):
+        return None
+    fi = sevt.fdinfo
+    return _name_from_event(sevt, False) if fi is None else fi.name
+
+
+def _fd_nameraw(sevt: "SinspEvent") -> str | None:
+    if not _has_fd(sevt):
+        return None
+    fi = sevt.fdinfo
+    name = _name_from_event(sevt, True) if fi is None else fi.nameraw
+    if name is None:
+        return None
+    while "//" in name:
+        name = name.replace("//", "/")
+    return name
+
+
+def _directory(sevt: "SinspEvent") -> str | None:
+    if not _has_fd(sevt):
+        return None
+    fi = sevt.fdinfo
+    if fi is None:
+        name = _name_from_event(sevt, False)
+        if name is None:
+            return None
+    elif fi.type not in ("f", "d"):
+        return None
+    else:
+        name = fi.name
+    if fi is None or fi.type == "f":
+        pos = name.rfind("/")
+        if pos > 0:
+            if pos < len(name) - 1:
+                name = name[:pos]
+        else:
+            name = "/"
+    return name
+
+
+def _filename(sevt: "SinspEvent", fi: "FdInfo") -> str | None:
+    if fi.type != "f":
+        return None
+    pos = fi.name.rfind("/")
+    if pos < 0:
+        return "/"
+    return fi.name[pos + 1 :] if pos < len(fi.name) - 1 else fi.name
+
+
+def _typechar(sevt: "SinspEvent") -> str | None:
+    if not _has_fd(sevt):
+        return None
+    fi = sevt.fdinfo
+    return _EVENT_TYPECHAR.get(sevt.evt.type, "?") if fi is None else fi.type
+
+
+def _is_local(sevt: "SinspEvent", ip: Any) -> bool:
+    """Is ``ip`` an address of one of this machine's interfaces?"""
+    ifaces = getattr(sevt.inspector, "interfaces", None)
+    if ip is None:
+        return False
+    if ifaces is not None:
+        entries = ifaces.ipv4 if ip.version == 4 else ifaces.ipv6
+        return any(_same_ip(e.addr, ip) for e in entries)
+    return ip.is_loopback
+
+
+def _same_ip(text: str, ip: Any) -> bool:
+    try:
+        return ipaddress.ip_address(text) == ip
+    except ValueError:
+        return False
+
+
+def _connected(fi: "FdInfo") -> bool:
+    return fi.type in _INET and fi.dip is not None and fi.role != ""
+
+
+def _client(attr: str) -> Callable[["SinspEvent", "FdInfo"], Any]:
+    def value(sevt: "SinspEvent", fi: "FdInfo") -> Any:
+        if fi.type not in _INET or not fi.role:
+            return None
+        return getattr(fi, attr)
+
+    return value
+
+
+def _server(attr: str) -> Callable[["SinspEvent", "FdInfo"], Any]:
+    """Server end: the tuple's destination, or a listening socket's own address."""
+
+    def value(sevt: "SinspEvent", fi: "FdInfo") -> Any:
+        if fi.type not in _INET:
+            return None
+        if fi.role == "server" and fi.dip is None:  # listening socket
+            return fi.sip if attr == "dip" else fi.sport
+        if not fi.role:
+            return None
+        return getattr(fi, attr)
+
+    return value
+
+
+def _local_remote(local: bool, port: bool) -> Callable[["SinspEvent", "FdInfo"], Any]:
+    def value(sevt: "SinspEvent", fi: "FdInfo") -> Any:
+        if fi.type not in _INET or not fi.role or fi.dip is None:
+            return None
+        client_is_local = _is_local(sevt, fi.sip)
+        take_client = client_is_local == local
+        if port:
+            return fi.sport if take_client else fi.dport
+        return fi.sip if take_client else fi.dip
+
+    return value
+
+
+def _is_server(sevt: "SinspEvent", fi: "FdInfo") -> bool:
+    if fi.type in _INET and fi.role == "server" and fi.dip is None:
+        return True
+    if fi.type in _INET:
+        return _is_local(sevt, fi.dip)
+    return False
+
+
+def _sockfamily(sevt: "SinspEvent", fi: "FdInfo") -> str | None:
+    return "ip" if fi.type in _INET else ("unix" if fi.type == "u" else None)
+
+
+def _fd_num(sevt: "SinspEvent") -> int | None:
+    if not _has_fd(sevt):
+        return None
+    sevt.fdinfo  # noqa: B018 - the lookup sets sevt.fd
+    return sevt.fd
+
+
+def _make_types(arg: str | None) -> Callable[["SinspEvent"], Any]:
+    if arg is not None and not arg.lstrip("-").isdigit():
+        raise FieldError(f"field 'fd.types' takes an fd number, not '{arg}'")
+    n = None if arg is None else int(arg)
+
+    def extract(sevt: "SinspEvent") -> Any:
+        t = sevt.tinfo
+        if t is None or not _has_fd(sevt):
+            return None
+        if n is not None:
+            fi = t.fdtable.get(n)
+            return None if fi is None else (FD_TYPE_NAMES.get(fi.type, "unknown"),)
+        seen: dict[str, None] = {}
+        for fi in t.fdtable.values():
+            seen.setdefault(FD_TYPE_NAMES.get(fi.type, "unknown"))
+        return tuple(seen)
+
+    return extract
+
+
+def _net(which: str) -> Callable[["SinspEvent", "FdInfo"], Any]:
+    """fd.net/fd.ip-style filter-only fields: the address a network/IP must match."""
+    table = {"c": _client("sip"), "s": _server("dip"), "l": _local_remote(True, False),
+             "r": _local_remote(False, False)}  # fmt: skip
+    return table[which]
+
+
+def _F(name: str, ptype: str, desc: str, fn: Callable[["SinspEvent"], Any], **kw: Any):  # noqa: N802
+    return spec("fd", name, ptype, desc, lambda arg: fn, **kw)
+
+
+_FILTER_ONLY = ("filter_only", "no_rhs", "no_transformer")
+
+FD = FieldClass("fd", "The file descriptor the event acts on (for events that use one).", (
+    _F("fd.num", "INT64", "fd number", _fd_num, fmt="ID"),
+    _F("fd.type", "CHARBUF", "fd type: file, directory, ipv4, ipv6, unix, pipe, event, signalfd, eventpoll, "
+       "inotify, timerfd, netlink, bpf, userfaultfd, io_uring, memfd, pidfd",
+       _fd(lambda e, fi: FD_TYPE_NAMES.get(fi.type, "unknown"))),
+    _F("fd.typechar", "CHARBUF", "fd type as one letter (f, 4, 6, u, p, e, s, l, i, b, ...)", _typechar),
+    _F("fd.name", "CHARBUF", "full name: the path of files, the connection tuple of sockets", _fd_name),
+    _F("fd.directory", "CHARBUF", "directory of a file fd", _directory),
+    _F("fd.filename", "CHARBUF", "file name of a file fd, without the directory", _fd(_filename)),
+    _F("fd.ip", "IPADDR", "client or server address (filter only)", _fd(_client("sip")), flags=_FILTER_ONLY),
+    _F("fd.cip", "IPADDR", "client address", _fd(_client("sip"))),
+    _F("fd.sip", "IPADDR", "server address", _fd(_server("dip"))),
+    _F("fd.lip", "IPADDR", "local address", _fd(_local_remote(True, False))),
+    _F("fd.rip", "IPADDR", "remote address", _fd(_local_remote(False, False))),
+    _F("fd.port", "PORT", "client or server port (filter only)", _fd(_client("sport")), fmt="DEC",
+       flags=_FILTER_ONLY),
+    _F("fd.cport", "PORT", "client port", _fd(_client("sport")), fmt="DEC"),
+    _F("fd.sport", "PORT", "server port", _fd(_server("dport")), fmt="DEC"),
+    _F("fd.lport", "PORT", "local port", _fd(_local_remote(True, True)), fmt="DEC"),
+    _F("fd.rport", "PORT", "remote port", _fd(_local_remote(False, True)), fmt="DEC"),
+    _F("fd.l4proto", "CHARBUF", "IP protocol of a socket: tcp, udp, icmp or raw",
+       _fd(lambda e, fi: fi.l4proto or "<NA>")),
+    _F("fd.sockfamily", "CHARBUF", "socket family: ip or unix", _fd(_sockfamily)),
+    _F("fd.is_server", "BOOL", "true when this process is the server end of the connection", _fd(_is_server)),
+    _F("fd.uid", "CHARBUF", "thread id followed by fd number (unique fd id)",
+       lambda e: None if not _has_fd(e) else f"{e.tinfo.tid}{_fd_num(e)}"),
+    _F("fd.containername", "CHARBUF", "container.id:fd.name",
+       lambda e: None if (n := _fd_name(e)) is None else f"{container_id(e)}:{n}"),
+    _F("fd.containerdirectory", "CHARBUF", "container.id:fd.directory",
+       lambda e: None if (d := _directory(e)) is None else f"{container_id(e)}:{d}"),
+    _F("fd.net", "IPNET", "client or server address, matched against networks (filter only)",
+       _fd(_net("c")), flags=_FILTER_ONLY),
+    _F("fd.cnet", "IPNET", "client address, matched against networks (filter only)", _fd(_net("c")),
+       flags=_FILTER_ONLY),
+    _F("fd.snet", "IPNET", "server address, matched against networks (filter only)", _fd(_net("s")),
+       flags=_FILTER_ONLY),
+    _F("fd.lnet", "IPNET", "local address, matched against networks (filter only)", _fd(_net("l")),
+       flags=_FILTER_ONLY),
+    _F("fd.rnet", "IPNET", "remote address, matched against networks (filter only)", _fd(_net("r")),
+       flags=_FILTER_ONLY),
+    _F("fd.connected", "BOOL", "true for connected sockets", _fd(lambda e, fi: _connected(fi))),
+    _F("fd.name_changed", "BOOL", "true when the event changed the fd's name (e.g. a connect)",
+       _fd(lambda e, fi: bool(getattr(e, "fd_name_changed", False)))),
+    _F("fd.cip.name", "CHARBUF", "domain name of the client address (needs DNS tracking)", _fd(lambda e, fi: None),
+       flags=("no_rhs", "no_transformer")),
+    _F("fd.sip.name", "CHARBUF", "domain name of the server address (needs DNS tracking)", _fd(lambda e, fi: None),
+       flags=("no_rhs", "no_transformer")),
+    _F("fd.lip.name", "CHARBUF", "domain name of the local address (needs DNS tracking)", _fd(lambda e, fi: None),
+       flags=("no_rhs", "no_transformer")),
+    _F("fd.rip.name", "CHARBUF", "domain name of the remote address (needs DNS tracking)", _fd(lambda e, fi: None),
+       flags=("no_rhs", "no_transformer")),
+    _F("fd.dev", "INT32", "device number of the file", _fd(lambda e, fi: fi.dev), fmt="HEX"),
+    _F("fd.dev.major", "INT32", "major device number of the file", _fd(lambda e, fi: fi.dev >> 20), fmt="DEC"),
+    _F("fd.dev.minor", "INT32", "minor device number of the file", _fd(lambda e, fi: fi.dev & 0xFFFFF), fmt="DEC"),
+    _F("fd.ino", "INT64", "inode of the file", _fd(lambda e, fi: fi.ino), fmt="DEC"),
+    _F("fd.nameraw", "CHARBUF", "the path as the program passed it (not resolved)", _fd_nameraw),
+    spec("fd", "fd.types", "CHARBUF", "types of the fds of the process; fd.types[N] the type of fd N",
+         _make_types, arg=ArgRule.OPTIONAL_INDEX, is_list=True, flags=("no_rhs",)),
+    _F("fd.is_upper_layer", "BOOL", "true for a file in an overlayfs upper layer",
+       _fd(lambda e, fi: bool(getattr(fi, "upper_layer", False)))),
+    _F("fd.is_lower_layer", "BOOL", "true for a file in an overlayfs lower layer",
+       _fd(lambda e, fi: bool(getattr(fi, "lower_layer", False)))),
+))  # fmt: skip
+
+CLASSES = (FD,)
