@@ -75,6 +75,7 @@ class Inspector:
         self._num = 0
         self._returned = 0
         self._parse_errors = 0
+        self._unconvertible = 0
         self._filter: Callable[[SinspEvent], bool] | None = None
         self._listeners: list[Listener] = []
         self._next_purge = 0
@@ -132,9 +133,9 @@ class Inspector:
         while True:
             yield from engine.next_batch()
 
-    @staticmethod
-    def _converted(events: Iterator[Event]) -> Iterator[Event]:
-        """libscap's converter, skipped for events it would pass unchanged (the common case)."""
+    def _converted(self, events: Iterator[Event]) -> Iterator[Event]:
+        """libscap's converter, skipped for events it would pass unchanged (the common case).
+        An event the converter rejects (a layout no rule knows) is skipped and counted."""
         converter = Converter()
         verdicts: dict[tuple[int, int], bool] = {}
         for evt in events:
@@ -148,7 +149,11 @@ class Inspector:
             if fast:
                 yield evt
             else:
-                out = converter.convert(evt)
+                try:
+                    out = converter.convert(evt)
+                except ScapError:
+                    self._unconvertible += 1
+                    continue
                 if out is not None:
                     yield out
 
@@ -236,6 +241,7 @@ class Inspector:
             "events_seen": self._num,
             "events_returned": self._returned,
             "parse_errors": self._parse_errors,
+            "events_unconvertible": self._unconvertible,
             "events_dropped": drops,
             "threads": len(self.threads),
             "fds": sum(len(t.fdtable) for t in self.threads if t.tid == t.pid or t.pid < 0),

@@ -102,8 +102,11 @@ def _caller_side(insp, sevt, child_tid: int) -> None:
     evt = sevt.evt
     threads = insp.threads
     caller = sevt.tinfo
-    if caller is None:
-        return
+    if caller is None:  # upstream's get_thread: the caller gets a row even if unknown
+        caller = sevt.tinfo = threads.placeholder(evt[3], evt[2])
+        if caller is None:
+            insp.failed_thread_adds += 1
+            return
     valid_caller = not caller.is_invalid
     if not valid_caller:
         threads.set_pid(caller, param(evt, _P["pid"]) if param(evt, _P["pid"]) is not None else caller.tid)
