@@ -176,10 +176,17 @@ def _make_args(arg: str | None) -> Callable[["SinspEvent"], Any]:
     return _t(lambda t: t.args[n] if n < len(t.args) else "")
 
 
+def _env_of(sevt: "SinspEvent", t: "ThreadInfo") -> "ThreadInfo":
+    """The thread whose environment counts: a thread without one uses its process's."""
+    if t.env or t.tid == t.pid:
+        return t
+    return main_thread(sevt, t) or t
+
+
 def _make_env(arg: str | None) -> Callable[["SinspEvent"], Any]:
     if arg is None:
-        return _t(lambda t: " ".join(t.env))
-    return _t(lambda t: _env_get(t, arg))
+        return _te(lambda e, t: " ".join(_env_of(e, t).env))
+    return _te(lambda e, t: _env_get(_env_of(e, t), arg))
 
 
 def _make_aenv(arg: str | None) -> Callable[["SinspEvent"], Any]:
