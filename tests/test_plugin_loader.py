@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.build import build_plugin
+from plugins.build import build_plugin, plugin_dir  # noqa: F401 - fixture
 
 from libsinsp.filter.fields import ArgRule, FieldType
 from libsinsp.plugin.errors import PluginError
 from libsinsp.plugin.info import Capabilities
 from libsinsp.plugin.loader import CPlugin, check_api_version
-
-
-@pytest.fixture(scope="session")
-def plugin_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("plugins")
 
 
 def test_source_plugin_info(plugin_dir):

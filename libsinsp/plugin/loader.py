@@ -18,10 +18,15 @@ from typing import Any
 import jsonschema
 
 from libsinsp.plugin import owner as _owner
+from libsinsp.plugin.async_events import CAsync
 from libsinsp.plugin.cdefs import ffi
 from libsinsp.plugin.errors import PluginError
-from libsinsp.plugin.extract import parse_fields
-from libsinsp.plugin.info import API_VERSION, SYSCALL_SOURCE, Capabilities, PluginInfo, parse_semver
+from libsinsp.plugin.extract import CExtractor, Request, parse_fields
+from libsinsp.plugin.info import (
+    API_VERSION, SYSCALL_SOURCE, Capabilities, PluginFieldInfo, PluginInfo, parse_semver,
+)
+from libsinsp.plugin.parse import CParser, event_codes
+from libsinsp.plugin.source import CSourceInstance, event_to_string, list_open_params
 from libsinsp.plugin.tables import TableRegistry
 
 REQUIRED_SYMBOLS = ("get_required_api_version", "get_version", "get_name", "get_description",
@@ -232,3 +237,26 @@ class CPlugin:
         if self.state != ffi.NULL:
             self.lib.plugin_destroy(self.state)
             self.state = ffi.NULL
+
+    # -- capabilities, in the interface the manager uses for C and Python plugins -------
+
+    def open(self, params: str = "") -> "CSourceInstance":
+        return CSourceInstance(self, params)
+
+    def extractor(self, requests: list[tuple[PluginFieldInfo, str | None]]) -> CExtractor:
+        return CExtractor(self, [Request(self.name, f, arg) for f, arg in requests])
+
+    def extract_codes(self) -> frozenset[int] | None:
+        return event_codes(self, "get_extract_event_types", self.info.extract_sources)
+
+    def parser(self) -> CParser | None:
+        return CParser(self) if self.info.caps & Capabilities.PARSING else None
+
+    def async_stream(self, source_id: int = 0) -> CAsync:
+        return CAsync(self, source_id)
+
+    def event_to_string(self, evt: Any, num: int = 0, source: str = "") -> str:
+        return event_to_string(self, evt, num, source)
+
+    def list_open_params(self) -> list[dict]:
+        return list_open_params(self)

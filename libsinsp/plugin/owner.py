@@ -33,6 +33,8 @@ class Owner:
         self._sources: dict[str, Any] = {}
         self._buf: Any = None
         self._buf_ptr: Any = None
+        #: where async events of this plugin go while a capture runs (async_events.CAsync)
+        self.async_sink: Any = None
 
     def error_cstr(self) -> Any:
         msg = self.tables.last_error

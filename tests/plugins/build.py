@@ -13,6 +13,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 HERE = Path(__file__).resolve().parent
 INCLUDE = HERE.parent.parent / "libsinsp" / "plugin"  # plugin_api.h, the project's one header
 
@@ -28,3 +30,9 @@ def build_plugin(source: str, out_dir: Path, *defines: str, name: str | None = N
                *(f"-D{d}" for d in defines), str(HERE / f"{source}.c"), "-o", str(out)]
         subprocess.run(cmd, check=True, capture_output=True, text=True)
     return out
+
+
+@pytest.fixture(scope="session")
+def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where this session's test plugins are built."""
+    return tmp_path_factory.mktemp("plugins")

@@ -1,0 +1,1 @@
+"""Example plugins written with libsinsp.plugin.python_api."""

@@ -1,0 +1,254 @@
+"""PluginManager: the loaded plugins of one inspector, and the seams to the rest.
+
+``load(library_path, init_config)`` loads a C plugin (``.so``) or a Python
+plugin (a module name or ``.py`` file, see python_api), checks it against the
+plugins already loaded (unique names and ids, no field defined twice, as
+upstream), and initializes it. Then:
+
+* ``open_source(name, open_params)`` -> a ``PluginSource``: the events of a
+  source plugin (iterable; ``next_batch`` for timeout/EOF control);
+* the manager is a ``FieldRegistry`` of every plugin field (``lookup``,
+  ``make_extractor``), and ``register_fields(registry)`` hands them to
+  libsinsp's field registry with ``add_fields(class_name, infos,
+  extractor_factory, sources)``;
+* ``parse(evt, num, source)`` feeds parsing plugins; ``start_async``/``drain_async``
+  collect async events; ``source_of(evt)`` names the source of any event;
+* ``check_required_plugin_versions(reqs)`` applies rules files'
+  ``required_plugin_versions`` (semver-compatible, with alternatives).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from libscap.event import Event
+from libsinsp.plugin.errors import PluginError
+from libsinsp.plugin.info import SYSCALL_SOURCE, Capabilities, PluginFieldInfo, parse_semver
+from libsinsp.plugin.loader import CPlugin
+from libsinsp.plugin.python_api import is_python_plugin, load_python_plugin
+from libsinsp.plugin.source import PPME_ASYNCEVENT_E, PPME_PLUGINEVENT_E, iterate, plugin_id_of
+from libsinsp.plugin.tables import TableRegistry
+
+Plugin = Any  # CPlugin or python_api.PyPlugin: the same duck-typed interface
+
+
+def _config_text(init_config: str | Mapping | None) -> str:
+    """falco.yaml allows init_config as a string or a YAML map (sent as JSON)."""
+    if init_config is None:
+        return ""
+    if isinstance(init_config, str):
+        return init_config
+    return json.dumps(init_config)
+
+
+class PluginSource:
+    """An open source plugin: its events as libscap Events (PPME_PLUGINEVENT_E)."""
+
+    def __init__(self, plugin: Plugin, params: str) -> None:
+        self.plugin = plugin
+        self.source = plugin.info.event_source
+        self.instance = plugin.open(params)
+
+    def next_batch(self) -> list[Event] | None:
+        """A batch; [] on timeout; None at end of stream."""
+        return self.instance.next_batch()
+
+    def progress(self) -> tuple[float, str]:
+        return self.instance.progress()
+
+    def __iter__(self) -> Iterator[Event]:
+        return iterate(self.instance)
+
+    def close(self) -> None:
+        self.instance.close()
+
+    def __enter__(self) -> "PluginSource":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class PluginManager:
+    """The plugins of one inspector (see the module docstring)."""
+
+    def __init__(self, tables: TableRegistry | None = None) -> None:
+        self.tables = tables if tables is not None else TableRegistry()
+        self.plugins: dict[str, Plugin] = {}
+        self._fields: dict[str, tuple[Plugin, PluginFieldInfo]] = {}
+        self._by_id: dict[int, Plugin] = {}
+        self._parsers: list[Any] = []
+        self._async: list[Any] = []
+
+    # -- loading --------------------------------------------------------------------
+
+    def load(self, library_path: str, init_config: str | Mapping | None = "") -> Plugin:
+        """Load, check and initialize one plugin; PluginError names what is wrong."""
+        path = str(library_path)
+        plugin = load_python_plugin(path) if is_python_plugin(path) else CPlugin(path, self.tables)
+        info = plugin.info
+        if info.name in self.plugins:
+            raise PluginError(info.name, f"a plugin with this name is already loaded (from {self.plugins[info.name].path})")
+        if info.id and info.id in self._by_id:
+            raise PluginError(info.name, f"plugin id {info.id} is already used by plugin {self._by_id[info.id].name}")
+        for f in info.fields:
+            if f.name in self._fields:
+                raise PluginError(info.name, f"field {f.name} is already defined by plugin {self._fields[f.name][0].name}")
+        plugin.init(_config_text(init_config))
+        self.plugins[info.name] = plugin
+        if info.id:
+            self._by_id[info.id] = plugin
+        for f in info.fields:
+            self._fields[f.name] = (plugin, f)
+        parser = plugin.parser()
+        if parser is not None:
+            self._parsers.append(parser)
+        return plugin
+
+    def close(self) -> None:
+        """Stop async producers and destroy every plugin."""
+        self.stop_async()
+        for p in self.plugins.values():
+            p.destroy()
+        self.plugins.clear()
+
+    # -- sources --------------------------------------------------------------------
+
+    def sources(self) -> list[str]:
+        """The event sources the loaded plugins provide."""
+        return [p.info.event_source for p in self.plugins.values() if p.info.caps & Capabilities.SOURCING]
+
+    def source_plugin(self, name: str) -> Plugin:
+        """The source plugin called ``name`` or providing source ``name``."""
+        for p in self.plugins.values():
+            if p.info.caps & Capabilities.SOURCING and name in (p.info.name, p.info.event_source):
+                return p
+        raise PluginError(name, "no loaded plugin with event sourcing has this name or source")
+
+    def open_source(self, name: str, open_params: str = "") -> PluginSource:
+        return PluginSource(self.source_plugin(name), open_params)
+
+    def source_of(self, evt: Event) -> str:
+        """The source name of an event: its plugin's source for plugin events, else syscall."""
+        if evt.type == PPME_PLUGINEVENT_E:
+            p = self._by_id.get(plugin_id_of(evt))
+            return p.info.event_source if p is not None else ""
+        if evt.type == PPME_ASYNCEVENT_E:
+            p = self._by_id.get(plugin_id_of(evt))
+            return p.info.event_source if p is not None else SYSCALL_SOURCE
+        return SYSCALL_SOURCE
+
+    def event_to_string(self, evt: Event, num: int = 0) -> str:
+        p = self._by_id.get(plugin_id_of(evt)) if evt.type == PPME_PLUGINEVENT_E else None
+        return p.event_to_string(evt, num) if p is not None else ""
+
+    # -- fields (FieldRegistry) -----------------------------------------------------
+
+    def fields(self, source: str | None = None) -> list[PluginFieldInfo]:
+        """Every plugin field, or those usable with events of ``source``."""
+        return [f for p, f in self._fields.values()
+                if source is None or p.info.compatible(p.info.extract_sources, source)]
+
+    def lookup(self, name: str) -> PluginFieldInfo | None:
+        entry = self._fields.get(name)
+        return entry[1] if entry is not None else None
+
+    def make_extractor(self, field: PluginFieldInfo, arg: str | None) -> Any:
+        """A callable ``event -> value | None``; ``event`` is a SinspEvent (``.evt``,
+        ``.num``, ``.source``) or a bare libscap Event."""
+        plugin = self._fields[field.name][0]
+        return self.make_batch_extractor(plugin, [(field, arg)], single=True)
+
+    def make_batch_extractor(self, plugin: Plugin, requests: Sequence[tuple[PluginFieldInfo, str | None]],
+                             single: bool = False) -> Any:
+        """A callable ``event -> list of values`` extracting several fields of one plugin
+        in one plugin_extract_fields call (``single``: the one value)."""
+        ext = plugin.extractor(list(requests))
+        sources = plugin.info.extract_sources
+        codes = plugin.extract_codes()
+        by_id = self._by_id
+        none = None if single else [None] * len(requests)
+
+        def extract(e: Any) -> Any:
+            evt = getattr(e, "evt", e)
+            etype = evt.type
+            if codes is not None and etype not in codes:
+                return none
+            if etype == PPME_PLUGINEVENT_E:
+                src = by_id.get(plugin_id_of(evt))
+                source = src.info.event_source if src is not None else ""
+            else:
+                source = getattr(e, "source", SYSCALL_SOURCE)
+            if sources and source not in sources:
+                return none
+            values = ext.extract(evt, getattr(e, "num", evt.num), source)
+            return values[0] if single else values
+
+        return extract
+
+    def register_fields(self, registry: Any) -> None:
+        """Give every extraction plugin's fields to libsinsp's field registry."""
+        for p in self.plugins.values():
+            if p.info.caps & Capabilities.EXTRACTION:
+                sources = sorted(p.info.extract_sources) or None
+                registry.add_fields(f"{p.name} (plugin)", list(p.info.fields), self.make_extractor, sources)
+
+    # -- parsing and async ----------------------------------------------------------
+
+    def parse(self, evt: Event, num: int, source: str | None = None) -> None:
+        """Feed one event to every parsing plugin that wants it."""
+        if not self._parsers:
+            return
+        src = source if source is not None else self.source_of(evt)
+        for parser in self._parsers:
+            parser.parse(evt, num, src)
+
+    def start_async(self, source: str = SYSCALL_SOURCE) -> None:
+        """Install async handlers on the plugins compatible with ``source``."""
+        sid = 0 if source == SYSCALL_SOURCE else self.source_plugin(source).info.id
+        for p in self.plugins.values():
+            if p.info.caps & Capabilities.ASYNC and p.info.compatible(p.info.async_sources, source):
+                stream = p.async_stream(sid)
+                stream.start()
+                self._async.append(stream)
+
+    def drain_async(self) -> list[Event]:
+        """Async events pushed since the last call (to inject into the stream)."""
+        out: list[Event] = []
+        for stream in self._async:
+            out.extend(stream.drain())
+        return out
+
+    def stop_async(self) -> None:
+        for stream in self._async:
+            stream.stop()
+        self._async.clear()
+
+    # -- rules' required_plugin_versions --------------------------------------------
+
+    def check_required_plugin_versions(self, requirements: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Errors for the requirements no loaded plugin satisfies ([] if all are met).
+
+        Each requirement is ``{name, version, alternatives: [{name, version}]}``; it is
+        met when a plugin of one of the names is loaded with a version of the same
+        major and not older (semver compatibility, as Falco checks it).
+        """
+        errors = []
+        for req in requirements:
+            options = [req, *req.get("alternatives", [])]
+            if not any(self._satisfies(o) for o in options):
+                wanted = " or ".join(f"{o['name']} ({o['version']})" for o in options)
+                loaded = ", ".join(f"{p.name} {p.info.version}" for p in self.plugins.values()) or "none"
+                errors.append(f"Plugin {wanted} is required, but no compatible version is loaded (loaded: {loaded})")
+        return errors
+
+    def _satisfies(self, option: Mapping[str, Any]) -> bool:
+        p = self.plugins.get(option["name"])
+        if p is None:
+            return False
+        want, have = parse_semver(str(option["version"])), parse_semver(p.info.version)
+        if want is None:
+            raise PluginError(option["name"], f"required_plugin_versions has an invalid version: {option['version']!r}")
+        return have is not None and have[0] == want[0] and have[1:] >= want[1:]
