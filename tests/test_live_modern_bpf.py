@@ -127,7 +127,7 @@ def test_workload_events(engine, tmp_path):
     assert execve["res"] == 0 and execve["exe"] == "/bin/true"
     assert execve["args"] == f"{marker}\0second arg\0".encode()
     assert (execve["tid"], execve["pid"], execve["ptid"]) == (child, child, pid)
-    assert execve["comm"] == "true" and execve["cwd"] is None
+    assert execve["comm"] == "true" and execve["cwd"] == os.getcwd()
 
     exits = {e.tid: params(e) for e in events if e.type == PPME.PROCEXIT_1_E}
     assert set(exits) == {pid, child}

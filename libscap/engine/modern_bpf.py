@@ -2,11 +2,12 @@
 its configuration maps, attaches it and drains its per-CPU ring buffers in
 batches, yielding ``Event`` views over the PPM bytes the probe wrote.
 
-Coverage of this first slice (exit events only, as libs >= 0.22):
-openat, close, execve, clone/fork/vfork/clone3 and connect have dedicated
-programs (EXIT_PROGRAMS); every other interesting syscall emits the generic
-event; procexit is emitted for every thread exit. Parameters the probe leaves
-empty (zero length) are listed in EMPTY_PARAMS.
+Coverage (exit events only, as libs >= 0.22): every syscall in EXIT_PROGRAMS
+has a dedicated `<syscall>_x` program in the probe (and a `<syscall>_e` entry
+program when it needs entry-time values); every other interesting syscall emits
+the generic event; successful execs are emitted from sched_process_exec and
+procexit for every thread exit. Parameters the probe leaves empty (zero
+length) are listed in EMPTY_PARAMS.
 
 The probe object is found, in order, at $FALCO_PY_PROBE, next to this module
 (an installed wheel, or the `pip install -e .` redirect), or in a CMake build
@@ -37,19 +38,22 @@ VMLINUX_BTF = Path("/sys/kernel/btf/vmlinux")
 MAX_RINGS = 16
 SYSCALL_TABLE_SIZE = 512
 #: Syscalls with a dedicated exit program in the probe -> that program's name.
-EXIT_PROGRAMS = {
-    "openat": "openat_x", "close": "close_x", "execve": "execve_x", "clone": "clone_x",
-    "fork": "fork_x", "vfork": "vfork_x", "clone3": "clone3_x", "connect": "connect_x",
-}
+#: Programs named `<syscall>_e` in the probe are registered as entry programs.
+EXIT_PROGRAMS = {name: f"{name}_x" for name in (
+    "execve execveat clone clone3 fork vfork open openat openat2 creat close dup dup2 dup3 "
+    "fcntl pipe pipe2 socket socketpair connect accept accept4 bind listen sendto recvfrom "
+    "sendmsg recvmsg read write eventfd eventfd2 signalfd signalfd4 timerfd_create "
+    "inotify_init inotify_init1 memfd_create userfaultfd unlink unlinkat rename renameat "
+    "renameat2 mkdir mkdirat rmdir link linkat symlink symlinkat chmod fchmod fchmodat chown "
+    "lchown fchown fchownat chdir fchdir chroot mount umount2 setuid setgid setresuid "
+    "setresgid setreuid setregid setns unshare ptrace prctl capset init_module finit_module "
+    "bpf mmap mprotect kill tgkill process_vm_readv process_vm_writev io_uring_setup "
+    "sendfile splice").split()}
+#: Tracepoints attached besides sys_enter/sys_exit (a missing one is skipped).
+HOOKS = ("sched_process_exec", "sched_process_exit")
 #: Exit-event parameters the probe sends empty for now (upstream fills them).
 EMPTY_PARAMS = {
-    "execve": ("cwd", "fdlimit", "pgft_maj", "pgft_min", "vm_size", "vm_rss", "vm_swap",
-               "cgroups", "env", "tty", "vpgid", "loginuid", "flags", "cap_inheritable",
-               "cap_permitted", "cap_effective", "exe_ino", "exe_ino_ctime", "exe_ino_mtime",
-               "uid", "trusted_exepath", "pgid", "gid", "filename"),
-    "clone": ("cwd", "fdlimit", "pgft_maj", "pgft_min", "vm_size", "vm_rss", "vm_swap",
-              "cgroups", "flags", "uid", "gid", "vtid", "vpid", "pidns_init_start_ts"),
-    "connect": ("tuple (unix and other non-inet families)", "addr (non-inet families)"),
+    "recvmsg": ("msgcontrol",),
 }
 _CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 21, 38, 39
 _COUNTERS = struct.Struct("<4Q")
@@ -155,6 +159,7 @@ class ModernBpfEngine:
         self._obj: bpf.BpfObject | None = None
         self._reader: bpf.RingBufferReader | None = None
         self._links: list[bpf.Link] = []
+        self._missing_hooks: set[str] = set()
         self._num = 0
 
     # -- lifecycle --------------------------------------------------------------
@@ -166,6 +171,7 @@ class ModernBpfEngine:
         obj = bpf.BpfObject(self.probe_path or find_probe())
         try:
             obj.maps["rings"].max_entries = self.ncpus
+            obj.maps["scratch_map"].max_entries = self.ncpus
             for i in range(self.nrings):
                 obj.maps[f"rb{i}"].max_entries = self.buffer_bytes
             obj.load()
@@ -179,6 +185,9 @@ class ModernBpfEngine:
                     obj.maps["ppm_sc_table"].update(nr, sc_codes[name])
             for name, prog in EXIT_PROGRAMS.items():
                 obj.maps["exit_progs"].update(self._syscalls[name], obj.programs[prog])
+            for prog in obj.programs:
+                if prog.endswith("_e") and prog[:-2] in self._syscalls:
+                    obj.maps["enter_progs"].update(self._syscalls[prog[:-2]], obj.programs[prog])
             self._reader = bpf.RingBufferReader(
                 [obj.maps[f"rb{i}"] for i in range(self.nrings)], ts_offset=0)
         except BaseException:
@@ -212,8 +221,16 @@ class ModernBpfEngine:
         """Attach the dispatchers: events start flowing."""
         obj = self._loaded()
         if not self._links:
-            for name in ("sys_enter", "sys_exit", "sched_process_exit"):
+            for name in ("sys_enter", "sys_exit"):
                 self._links.append(obj.programs[name].attach())
+            for name in HOOKS:
+                try:
+                    self._links.append(obj.programs[name].attach())
+                except bpf.BpfError as exc:
+                    if name not in self._missing_hooks:
+                        self._missing_hooks.add(name)
+                        warnings.warn(f"tracepoint {name} not attached ({exc}); skipped",
+                                      RuntimeWarning, stacklevel=2)
 
     def stop(self) -> None:
         """Detach; events already in the buffers can still be read."""
