@@ -1,0 +1,5 @@
+"""``python -m falco``: the falco command line."""
+
+from falco.cli import main
+
+raise SystemExit(main())

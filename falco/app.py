@@ -1,0 +1,355 @@
+"""The daemon: configuration → capture → inspector → rules engine → outputs.
+
+Capture and rule evaluation run on a capture thread; the main thread only
+waits and handles signals (Python runs handlers there), so a signal is acted
+on even while no event arrives:
+
+- SIGINT/SIGTERM: stop capture, deliver every queued alert, print the summary;
+- SIGHUP: reload falco.yaml and the rules into a new engine that replaces the
+  old one between two events — the inspector (thread/fd tables) is kept;
+- SIGUSR1: outputs reopen their files (log rotation).
+
+Replay (``engine.kind=replay``) runs the capture to its end and exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from falco_engine import Engine, Match, alert_json, format_alert_text
+
+from . import metrics as metrics_mod
+from .configuration import Config, ConfigError, load
+from .drops import DropManager
+from .outputs import Message, OutputsQueue, build_outputs
+from .outputs import OutputConfigError
+from .outputs.internal import internal_message
+from .rule_stats import RuleStats
+from .rules_setup import LoadedRules, RulesError, load_rules
+from .versions import falco_version, versions_info
+from .webserver import WebServer, WebServerError
+
+log = logging.getLogger("falco")
+
+#: Syscalls state tracking needs whatever the rules ask for (processes, fds,
+#: users, working directory), as upstream's base_syscalls default set.
+STATE_SYSCALLS = frozenset((
+    "execve execveat clone clone3 fork vfork open openat openat2 creat close dup dup2 dup3 "
+    "fcntl pipe pipe2 socket socketpair connect accept accept4 bind eventfd eventfd2 signalfd "
+    "signalfd4 timerfd_create inotify_init inotify_init1 memfd_create userfaultfd chdir fchdir "
+    "chroot setuid setgid setresuid setresgid setreuid setregid setns unshare capset prctl").split())
+#: buf_size_preset -> ring buffer bytes (upstream's table, 1 MiB .. 512 MiB)
+BUF_SIZE_PRESETS = {i: (1 << 20) << (i - 1) for i in range(1, 11)}
+
+
+class FatalError(Exception):
+    """Stops falco with ``Error: <message>`` and exit code 1."""
+
+
+@dataclass
+class RunOptions:
+    """What the command line asks the daemon for."""
+
+    config_file: str
+    options: list[str]
+    rules: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+    dry_run: bool = False
+    verbose: bool = False
+    unbuffered: bool = False
+    disable_sources: list[str] = field(default_factory=list)
+    enable_sources: list[str] = field(default_factory=list)
+    pidfile: str = ""
+
+
+def hostname() -> str:
+    return os.environ.get("FALCO_HOSTNAME") or socket.gethostname()
+
+
+def interesting_syscalls(config: Config, engine: Engine) -> set[str]:
+    """Rules' syscalls plus the state-tracking set, per ``base_syscalls``."""
+    from libscap.engine.modern_bpf import EXIT_PROGRAMS
+    from libscap.schema import SYSCALLS_X86_64
+
+    known = {s.name for s in SYSCALLS_X86_64.values()}
+    if config.get("base_syscalls.all", False):
+        return set(EXIT_PROGRAMS) & known
+    custom = config.get("base_syscalls.custom_set", []) or []
+    add = {s for s in custom if not s.startswith("!")}
+    remove = {s[1:] for s in custom if s.startswith("!")}
+    base = set(STATE_SYSCALLS) if not add or config.get("base_syscalls.repair", False) else set()
+    return ((engine.interesting_syscalls() | base | add) - remove) & known
+
+
+class Alerts:
+    """Turns rule matches and internal events into queued output messages."""
+
+    def __init__(self, config: Config, queue: OutputsQueue) -> None:
+        self.queue = queue
+        self.stats = RuleStats()
+        self.configure(config)
+
+    def configure(self, config: Config) -> None:
+        self.json = bool(config.get("json_output", False))
+        self.iso = bool(config.get("time_format_iso_8601", False))
+        self.host = hostname()
+        self.include = dict(
+            include_output=bool(config.get("json_include_output_property", True)),
+            include_tags=bool(config.get("json_include_tags_property", True)),
+            include_message=bool(config.get("json_include_message_property", False)),
+            include_output_fields=bool(config.get("json_include_output_fields_property", True)))
+
+    def rule_match(self, m: Match) -> None:
+        self.stats.count(m.rule, m.priority)
+        if self.json:
+            text = json.dumps(alert_json(m, self.host, iso8601=self.iso, **self.include),
+                              ensure_ascii=False, separators=(",", ":"), default=str)
+        else:
+            text = format_alert_text(m, self.iso)
+        self.queue.push(Message(m.time, m.priority, m.rule, m.source, text, self.json, m.output_fields))
+
+    def internal(self, ts: int, priority: int, msg: str, rule: str, fields: dict[str, Any]) -> None:
+        self.queue.push(internal_message(ts, priority, msg, rule, fields, self.json, self.host))
+
+
+class Daemon:
+    """One run of falco over one capture source."""
+
+    def __init__(self, opts: RunOptions, config: Config, rules: LoadedRules) -> None:
+        self.opts = opts
+        self.config = config
+        self.rules = rules
+        self.engine = rules.engine
+        self.stop_requested = threading.Event()
+        self.exit_code = 0
+        self.error: str | None = None
+        self.num_evts = 0
+        self._signals: list[int] = []
+        self.inspector: Any = None
+        self.live_engine: Any = None
+
+    # -- capture source ----------------------------------------------------------------
+    def _open(self) -> None:
+        from libsinsp import Inspector
+
+        kind = self.config.get("engine.kind", "modern_ebpf")
+        insp = Inspector()
+        if kind == "replay":
+            path = self.config.get("engine.replay.capture_file", "")
+            if not path:
+                raise FatalError("engine.kind is replay but engine.replay.capture_file is empty")
+            try:
+                insp.open_file(path)
+            except (OSError, ValueError) as e:  # ScapError is a ValueError/OSError subclass
+                raise FatalError(f"Could not open capture file {path}: {e}") from None
+        elif kind == "modern_ebpf":
+            preset = int(self.config.get("engine.modern_ebpf.buf_size_preset", 4))
+            cpus = int(self.config.get("engine.modern_ebpf.cpus_for_each_buffer", 2))
+            try:
+                from libscap.engine.modern_bpf import ModernBpfEngine  # noqa: F401 - fails early if unbuilt
+
+                insp.open_live(buffer_bytes=BUF_SIZE_PRESETS.get(preset, 8 << 20),
+                               cpus_for_each_buffer=max(cpus, 1))
+            except Exception as e:
+                raise FatalError(f"Unable to open the modern_ebpf engine: {e}") from None
+            # the live engine inside the inspector; ModernBpfEngine is what sets the syscall filter
+            self.live_engine = insp._engine
+            self._apply_syscalls()
+        else:
+            raise FatalError(f"engine.kind '{kind}' is not supported by falco-py (modern_ebpf, replay)")
+        self.inspector = insp
+
+    def _apply_syscalls(self) -> None:
+        if self.live_engine is not None:
+            names = interesting_syscalls(self.config, self.engine)
+            self.live_engine.set_interesting_syscalls(names)
+            log.info("%d syscalls in the kernel filter", len(names))
+
+    def _capture_stats(self) -> dict[str, int]:
+        if self.live_engine is None:
+            return {"n_evts": self.num_evts, "n_drops": 0}
+        cpus = self.live_engine.stats()
+        return {"n_evts": sum(c.events for c in cpus), "n_drops": sum(c.drops for c in cpus),
+                "n_drops_buffer": sum(c.drops_buffer_full for c in cpus)}
+
+    # -- the capture thread ------------------------------------------------------------------
+    def _capture(self, alerts: Alerts, drops: DropManager | None) -> None:
+        duration_ns = int(self.opts.duration_s * 1e9)
+        first_ts = 0
+        stop = self.stop_requested
+        try:
+            for sevt in self.inspector:
+                if stop.is_set():
+                    break
+                self.num_evts += 1
+                ts = sevt.evt.ts
+                if duration_ns:
+                    if not first_ts:
+                        first_ts = ts
+                    elif ts - first_ts >= duration_ns:
+                        break
+                if drops is not None and not drops.check(ts):
+                    self.exit_code, self.error = 1, "Drop manager internal error"
+                    break
+                for m in self.engine.process_event(sevt):
+                    alerts.rule_match(m)
+        except Exception as e:  # a capture failure ends the run with a message
+            log.exception("capture failed")
+            self.exit_code, self.error = 1, f"Runtime error: {e}. Exiting."
+        finally:
+            stop.set()
+
+    # -- signals -------------------------------------------------------------------------------
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self._signals.append(signum)
+
+    def _install_signals(self) -> dict[int, Any]:
+        old = {}
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
+            old[s] = signal.signal(s, self._on_signal)
+        return old
+
+    def _handle_signals(self, alerts: Alerts) -> None:
+        while self._signals:
+            s = self._signals.pop(0)
+            if s in (signal.SIGINT, signal.SIGTERM):
+                log.info("%s received, exiting...", signal.Signals(s).name)
+                self.stop_requested.set()
+            elif s == signal.SIGHUP:
+                log.info("SIGHUP received, reloading configuration and rules...")
+                self._reload(alerts)
+            elif s == signal.SIGUSR1:
+                log.info("SIGUSR1 received, reopening outputs...")
+                alerts.queue.reopen()
+
+    def _reload(self, alerts: Alerts) -> None:
+        try:
+            config = load(self.config.loaded_files[0], self.opts.options)
+            rules = load_rules(config, self.opts.rules)
+        except (ConfigError, RulesError) as e:
+            log.error("reload failed, keeping the running configuration and rules: %s", e)
+            return
+        self.config, self.rules = config, rules
+        alerts.configure(config)
+        self.engine = rules.engine  # picked up by the capture thread at its next event
+        self._apply_syscalls()
+        log.info("reloaded: %d rules files", len(rules.files))
+
+    # -- main ------------------------------------------------------------------------------------
+    def run(self) -> int:
+        if self.opts.dry_run:
+            log.info("Skipping event processing in dry-run")
+            return 0
+        try:
+            outputs = build_outputs(self.config, self.opts.unbuffered)
+        except OutputConfigError as e:
+            raise FatalError(f"Error reading config file ({self.config.loaded_files[0]}): {e}") from None
+        self._open()
+        queue = OutputsQueue(outputs, int(self.config.get("outputs_queue.capacity", 0)),
+                             int(self.config.get("output_timeout", 2000)))
+        alerts = Alerts(self.config, queue)
+        replay = self.config.get("engine.kind") == "replay"
+        drops = None
+        sd = self.config.get("syscall_event_drops", {}) or {}
+        try:
+            drops = DropManager(self._capture_stats, alerts.internal, actions=sd.get("actions", ["log", "alert"]),
+                                threshold=float(sd.get("threshold", 0.1)), rate=float(sd.get("rate", 0.03333)),
+                                max_burst=int(sd.get("max_burst", 1)),
+                                simulate_drops=bool(sd.get("simulate_drops", False)), live=not replay)
+        except ValueError as e:
+            raise FatalError(str(e)) from None
+        metrics = self._metrics(alerts)
+        writer = self._metrics_writer(metrics, alerts)
+        web = self._webserver(metrics, replay)
+        old = self._install_signals()
+        start = time.monotonic()
+        cap = threading.Thread(target=self._capture, args=(alerts, drops), name="falco-capture", daemon=True)
+        cap.start()
+        try:
+            deadline = start + self.opts.duration_s if self.opts.duration_s and not replay else None
+            while not self.stop_requested.wait(0.1):
+                self._handle_signals(alerts)
+                if deadline and time.monotonic() >= deadline:
+                    self.stop_requested.set()
+            self._handle_signals(alerts)
+            cap.join(2.0)  # an idle live capture may sit in the kernel poll: do not wait for it
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+            if writer is not None:
+                writer.stop()
+            if web is not None:
+                web.stop()
+            queue.close()
+            if not cap.is_alive() and self.inspector is not None:
+                self.inspector.close()
+        elapsed = time.monotonic() - start
+        if self.opts.verbose:
+            st = self._capture_stats()
+            if self.live_engine is not None:
+                sys.stderr.write(f"Driver Events:{st['n_evts']}\nDriver Drops:{st['n_drops']}\n")
+            rate = self.num_evts / elapsed if elapsed > 0 else 0.0
+            sys.stderr.write(f"Elapsed time: {elapsed:.3f}, Captured Events: {self.num_evts}, {rate:.2f} eps\n")
+        if drops is not None:
+            drops.print_stats()
+        if queue.drops:
+            log.error("Outputs queue dropped %d alerts", queue.drops)
+        sys.stdout.write(alerts.stats.format(r.name for r in self.engine.rules))
+        sys.stdout.flush()
+        if self.error:
+            raise FatalError(self.error)
+        return self.exit_code
+
+    def _metrics(self, alerts: Alerts) -> metrics_mod.Metrics:
+        m = self.config.get("metrics", {}) or {}
+        src = metrics_mod.Sources(
+            version=falco_version(), engine_name="modern_ebpf" if self.live_engine else "replay",
+            num_evts=lambda: self.num_evts, capture_stats=self._capture_stats,
+            rule_counts=lambda: dict(alerts.stats.by_rule), outputs_drops=lambda: alerts.queue.drops,
+            hostname=hostname())
+        return metrics_mod.Metrics(
+            src, resource=bool(m.get("resource_utilization_enabled", True)),
+            kernel=bool(m.get("kernel_event_counters_enabled", True)),
+            rules=bool(m.get("rules_counters_enabled", True)),
+            convert_memory_to_mb=bool(m.get("convert_memory_to_mb", True)),
+            include_empty_values=bool(m.get("include_empty_values", False)))
+
+    def _metrics_writer(self, metrics: metrics_mod.Metrics, alerts: Alerts) -> metrics_mod.MetricsWriter | None:
+        if not self.config.get("metrics.enabled", False):
+            return None
+        try:
+            interval = metrics_mod.parse_interval(self.config.get("metrics.interval", "1h"))
+        except ValueError as e:
+            raise FatalError(str(e)) from None
+        emit: Callable[..., None] | None = alerts.internal if self.config.get("metrics.output_rule", True) else None
+        writer = metrics_mod.MetricsWriter(metrics, interval, emit, self.config.get("metrics.output_file", ""))
+        writer.start()
+        return writer
+
+    def _webserver(self, metrics: metrics_mod.Metrics, replay: bool) -> WebServer | None:
+        w = self.config.get("webserver", {}) or {}
+        if replay or not w.get("enabled", False):
+            return None
+        prom = None
+        if w.get("prometheus_metrics_enabled", False) and self.config.get("metrics.enabled", False):
+            prom = lambda: metrics_mod.prometheus_text(metrics.snapshot())  # noqa: E731
+        try:
+            web = WebServer(versions_info(), address=w.get("listen_address", "127.0.0.1"),
+                            port=int(w.get("listen_port", 8765)), healthz=w.get("k8s_healthz_endpoint", "/healthz"),
+                            metrics=prom, ssl_certificate=w.get("ssl_certificate") if w.get("ssl_enabled") else None)
+        except WebServerError as e:
+            raise FatalError(str(e)) from None
+        web.start()
+        log.info("Starting health webserver with threadiness 1, listening on %s:%d",
+                 w.get("listen_address", "127.0.0.1"), web.port)
+        return web
