@@ -61,7 +61,7 @@ ss_plugin_rc plugin_extract_fields(ss_plugin_t *s, const ss_plugin_event_input *
 		switch(f->field_id) {
 		case 0: st->u64[0] = n; f->res.u64 = &st->u64[0]; break;
 		case 1: snprintf(st->s, sizeof(st->s), "n%llu", (unsigned long long)n);
-			st->sp[0] = st->s; f->res.str = &st->sp[0]; break;
+			st->sp[22] = st->s; f->res.str = &st->sp[22]; break;
 		case 2: st->b = n % 2 == 0; f->res.boolean = &st->b; break;
 		case 3: st->u64[1] = n * 1000; f->res.u64 = &st->u64[1]; break;
 		case 4: st->u64[2] = evt->evt->ts; f->res.u64 = &st->u64[2]; break;
