@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from libscap.render import event_name
-from libscap.schema import EC, EF, EVENTS, PPME, PT
+from libscap.schema import EC, EF, EVENTS, FLAG_TABLES, PPME, PT
 
 from libsinsp.fields.args import args_text, concatenate_paths, dirfd_base, param_text
 from libsinsp.fields.registry import FieldClass, FieldError, SinspFieldRegistry, simple, spec
@@ -30,7 +30,9 @@ _NS = 1_000_000_000
 _OPENS = frozenset((PPME.SYSCALL_OPEN_X, PPME.SYSCALL_OPENAT_2_X, PPME.SYSCALL_OPENAT2_X,
                     PPME.SYSCALL_OPEN_BY_HANDLE_AT_X))  # fmt: skip
 _NEW_OPENS = frozenset((PPME.SYSCALL_OPENAT_2_X, PPME.SYSCALL_OPENAT2_X))
-PPM_O_RDONLY, PPM_O_WRONLY, PPM_O_CREAT, PPM_O_TMPFILE, PPM_O_F_CREATED = 1, 2, 4, 1 << 17, 1 << 18
+_OFLAGS = dict(FLAG_TABLES["file_flags"])
+PPM_O_RDONLY, PPM_O_WRONLY, PPM_O_CREAT = _OFLAGS["O_RDONLY"], _OFLAGS["O_WRONLY"], _OFLAGS["O_CREAT"]
+PPM_O_TMPFILE, PPM_O_F_CREATED = _OFLAGS["O_TMPFILE"], _OFLAGS["O_F_CREATED"]
 _EXEC_BITS = 0o111
 _CATEGORIES = {
     EC.UNKNOWN: "unknown", EC.OTHER: "other", EC.FILE: "file", EC.NET: "net", EC.IPC: "IPC",
@@ -201,7 +203,9 @@ def _buffer(sevt: "SinspEvent") -> bytes | None:
 
 
 def _buflen(sevt: "SinspEvent") -> int | None:
-    if not _flags(sevt) & (EF.READS_FROM_FD | EF.WRITES_TO_FD):
+    """The result of I/O-category exit events on a known fd (upstream's extract_buflen)."""
+    info = sevt.evt.info
+    if info is None or not info.category & EC.IO_BASE or sevt.fdinfo is None:
         return None
     res = result(sevt)
     return res if res is not None and res >= 0 else None

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from libsinsp.threadinfo import ThreadInfo
 
 _U32 = 0xFFFFFFFF
+PPM_CL_CHILD_IN_PIDNS = 1 << 29
 
 #: capability bit -> name, as upstream's caps_to_string prints them
 CAP_NAMES = (
@@ -82,7 +83,7 @@ def _oldest_with(sevt: "SinspEvent", t: "ThreadInfo", key: Callable[["ThreadInfo
     ident = key(t)
     if ident == -1:
         return None
-    if t.vpid in (-1, t.pid):
+    if not (t.flags & PPM_CL_CHILD_IN_PIDNS or t.tid != t.vtid):
         leader = _get(sevt, ident)
         if leader is not None:
             return leader
