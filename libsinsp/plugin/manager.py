@@ -43,6 +43,10 @@ def _config_text(init_config: str | Mapping | None) -> str:
     return json.dumps(init_config)
 
 
+def _option(o: Any) -> Mapping[str, Any]:
+    return o if isinstance(o, Mapping) else {"name": o.name, "version": o.version}
+
+
 class PluginSource:
     """An open source plugin: its events as libscap Events (PPME_PLUGINEVENT_E)."""
 
@@ -192,10 +196,28 @@ class PluginManager:
         """Give every extraction plugin's fields to libsinsp's field registry."""
         for p in self.plugins.values():
             if p.info.caps & Capabilities.EXTRACTION:
-                sources = sorted(p.info.extract_sources) or None
+                sources = sorted(p.info.extract_sources) or [SYSCALL_SOURCE, *self.sources()]
                 registry.add_fields(f"{p.name} (plugin)", list(p.info.fields), self.make_extractor, sources)
 
     # -- parsing and async ----------------------------------------------------------
+
+    def attach(self, inspector: Any) -> None:
+        """Wire into a libsinsp Inspector: its thread table becomes the ``threads`` table
+        plugins see, and every event it processes gets its source name and goes to the
+        parsing plugins. Call before loading plugins that use tables (they look them up
+        at init)."""
+        from libsinsp.plugin.tables import thread_table
+
+        if "threads" not in self.tables.tables:
+            self.tables.add(thread_table(inspector.threads.map))
+        source_of, parse = self.source_of, self.parse
+
+        def listener(sevt: Any) -> None:
+            evt = sevt.evt
+            sevt.source = src = source_of(evt)
+            parse(evt, sevt.num, src)
+
+        inspector.add_event_listener(listener)
 
     def parse(self, evt: Event, num: int, source: str | None = None) -> None:
         """Feed one event to every parsing plugin that wants it."""
@@ -228,16 +250,18 @@ class PluginManager:
 
     # -- rules' required_plugin_versions --------------------------------------------
 
-    def check_required_plugin_versions(self, requirements: Sequence[Mapping[str, Any]]) -> list[str]:
+    def check_required_plugin_versions(self, requirements: Sequence[Any]) -> list[str]:
         """Errors for the requirements no loaded plugin satisfies ([] if all are met).
 
-        Each requirement is ``{name, version, alternatives: [{name, version}]}``; it is
-        met when a plugin of one of the names is loaded with a version of the same
-        major and not older (semver compatibility, as Falco checks it).
+        Each requirement is a rules-file map ``{name, version, alternatives: [{name,
+        version}]}`` or a sequence of options with ``name``/``version`` (as
+        ``falco_engine.Engine.required_plugin_versions`` gives them); it is met when a
+        plugin of one of the names is loaded with a version of the same major and not
+        older (semver compatibility, as Falco checks it).
         """
         errors = []
         for req in requirements:
-            options = [req, *req.get("alternatives", [])]
+            options = [_option(o) for o in ([req, *req.get("alternatives", [])] if isinstance(req, Mapping) else req)]
             if not any(self._satisfies(o) for o in options):
                 wanted = " or ".join(f"{o['name']} ({o['version']})" for o in options)
                 loaded = ", ".join(f"{p.name} {p.info.version}" for p in self.plugins.values()) or "none"
