@@ -48,10 +48,11 @@ _TRANSFORMERS: dict[str, Callable[[Any], Any]] = {
 
 
 class FormatError(ValueError):
-    """A bad format string; names the position (0-based) and the field."""
+    """A bad format string; ``pos`` is the 0-based position of the offending ``%``."""
 
     def __init__(self, message: str, fmt: str, pos: int) -> None:
         super().__init__(f"{message} at position {pos} of format '{fmt}'")
+        self.reason = message
         self.pos = pos
 
 
@@ -147,7 +148,10 @@ class Formatter:
             while j < n and text[j].isdigit():
                 j += 1
             width = int(text[i + 1 : j]) if j > i + 1 else 0
-            token, i = self._token(text, j, base, width)
+            try:
+                token, i = self._token(text, j, base, width)
+            except FormatError as e:
+                raise FormatError(e.reason, self.fmt, base + i) from None
             self._parts.append(token)
         if lit:
             self._parts.append("".join(lit))
