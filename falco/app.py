@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from falco_engine import Engine, Match, alert_json, format_alert_text
+from libscap.errors import ScapError
 
 from . import metrics as metrics_mod
 from .configuration import Config, ConfigError, load
@@ -150,7 +151,7 @@ class Daemon:
                 raise FatalError("engine.kind is replay but engine.replay.capture_file is empty")
             try:
                 insp.open_file(path)
-            except (OSError, ValueError) as e:  # ScapError is a ValueError/OSError subclass
+            except (OSError, ScapError) as e:
                 raise FatalError(f"Could not open capture file {path}: {e}") from None
         elif kind == "modern_ebpf":
             preset = int(self.config.get("engine.modern_ebpf.buf_size_preset", 4))
