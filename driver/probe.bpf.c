@@ -837,7 +837,8 @@ static __always_inline __u64 inode_time_ns(struct inode *inode, bool ctime)
 			nsec = BPF_CORE_READ(old, i_mtime.tv_nsec);
 		}
 	}
-	return sec * 1000000000ULL + nsec;
+	/* multigrain timestamps (6.13+) keep a flag in bit 31 of i_ctime_nsec */
+	return sec * 1000000000ULL + (nsec & 0x3fffffff);
 }
 
 static __always_inline __u64 task_cap(struct task_struct *task, int which)
