@@ -17,6 +17,11 @@ void scan_init(const uint8_t *max_params, const uint8_t *len_width, const uint32
                uint32_t max_event_block_len);
 size_t scan_events(const char *chunk, size_t pos, size_t end, uint64_t num, uint8_t *out,
                    size_t max_records, size_t *stop);
+struct gz_reader;
+struct gz_reader *gz_open(int fd, size_t slot_size);
+long gz_next(struct gz_reader *g, const uint8_t **data);
+const char *gz_error(struct gz_reader *g);
+void gz_close(struct gz_reader *g);
 """
 
 

@@ -11,7 +11,7 @@ Design:
   ``Capture.raw_blocks`` with the number of events that preceded them, which is
   what ``writer.copy_capture`` needs to reproduce the block order.
 * The decompressed stream is read in chunks of a few MiB (gzip is inflated
-  by a background thread, a bounded two chunks ahead); events are zero-copy
+  in C by a native thread, a bounded ring of chunks ahead); events are zero-copy
   views (``Event.buf``/``Event.off``) into the chunk they sit in. A chunk holds
   whole blocks and is never larger than the data actually present plus one
   chunk, so a forged block length cannot make us allocate it.
@@ -46,16 +46,12 @@ from __future__ import annotations
 
 import itertools
 import os
-import queue
 import struct
-import threading
 import warnings
-import zlib
-from operator import add
 from typing import Any, Callable, Iterator
 
 try:
-    from .. import _scan
+    from .. import _events, _scan
 except ImportError as exc:  # the compiled half is built by CMake, not found on sys.path
     raise ImportError(f"libscap._scan is not built ({exc}): run `pip install -e .` "
                       "(or `make scap` in a CMake build directory)") from exc
@@ -98,7 +94,7 @@ _OLD_LEN_QUIRK = frozenset({PPME.NOTIFICATION_E, PPME.INFRASTRUCTURE_EVENT_E})
 #: One event from ``_scan.lib.scan_events``: the Event fields after ``buf``
 #: (off, ts, tid, len, type, nparams, cpu, num, flags).
 _RECORD = struct.Struct("<QQQIHIHQI")
-assert _RECORD.size == _scan.lib.SCAN_RECORD_SIZE
+assert _RECORD.size == _scan.lib.SCAN_RECORD_SIZE == _events.SCAN_RECORD_SIZE
 #: Events per C call: the records of a batch stay in the CPU cache while Python turns them into events.
 _BATCH = 2048
 _scan.lib.scan_init(bytes(_MAX_PARAMS), bytes(_LEN_WIDTH),
@@ -151,88 +147,57 @@ class SavefileEvent(Event):
 class _Stream:
     """The decompressed byte stream of a capture, handed out in ``_Chunk``s.
 
-    gzip files are inflated by a background thread (zlib releases the GIL) a
-    couple of chunks ahead of the parser; each inflate call is capped at one
-    chunk of output, so a gzip bomb costs time, not memory. Concatenated gzip
-    members are read one after the other, as gzread does."""
+    gzip files are inflated by a native thread of ``libscap._scan`` (zlib in
+    C, no GIL) into a small ring of chunk-sized buffers ahead of the parser, so
+    memory stays bounded whatever the compression ratio (a gzip bomb costs
+    time, not memory). Concatenated gzip members are read one after the other,
+    as gzread does."""
 
     def __init__(self, path: str):
         self.path = path
         try:
-            self.raw = open(path, "rb")
+            self.raw = open(path, "rb", buffering=0)  # the gzip thread reads its fd from offset 0
             self.gz = self.raw.read(2) == _GZIP_MAGIC
             self.raw.seek(0)
         except OSError as exc:
             raise ScapError(f"cannot open capture: {exc.strerror or exc}", path) from None
         self.consumed = 0  # stream bytes handed out so far
         self._failure: str | None = None
-        self._stop = threading.Event()
-        self._queue: queue.Queue[bytes | str | None] = queue.Queue(maxsize=2)
-        self._thread: threading.Thread | None = None
+        self._gz = None
+        self._piece_ptr = _scan.ffi.new("const uint8_t **")
         if self.gz:
-            self._thread = threading.Thread(target=self._inflate, name=f"scap-gunzip:{path}", daemon=True)
-            self._thread.start()
+            self._gz = _scan.lib.gz_open(self.raw.fileno(), CHUNK)
+            if self._gz == _scan.ffi.NULL:
+                self.raw.close()
+                raise ScapError("cannot start the gzip inflater (out of memory or threads)", path)
 
     def error(self, message: str, offset: int) -> ScapError:
         return _error(self.path, self.gz, message, offset)
 
-    def _put(self, item: bytes | str | None) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _inflate(self) -> None:
-        """Thread body: decompressed pieces, then None at the end or a message on failure."""
-        try:
-            inflater = zlib.decompressobj(31)
-            data = b""
-            while True:
-                if not data:
-                    data = self.raw.read(1 << 20)
-                    if not data:
-                        if not inflater.eof:
-                            self._put("compressed data ended before the end of the gzip stream")
-                            return
-                        break
-                out = inflater.decompress(data, CHUNK)
-                data = inflater.unconsumed_tail
-                if inflater.eof:
-                    data = inflater.unused_data
-                    if data:
-                        inflater = zlib.decompressobj(31)  # the next gzip member
-                if out and not self._put(out):
-                    return
-            self._put(None)
-        except (OSError, ValueError, zlib.error) as exc:
-            self._put(f"gzip stream is corrupt: {exc}")
-
-    def _piece(self) -> bytes | None:
-        """The next piece of the stream (b"" or None at its end); raises on failure."""
+    def _piece(self) -> Any:
+        """The next piece of the stream (empty at its end); raises on failure. A
+        gzip piece is a view of the inflater's buffer, valid until the next call."""
         if self._failure is not None:
             raise self.error(f"cannot read capture: {self._failure}", self.consumed)
-        if self._thread is None:
+        if self._gz is None:
             try:
                 return self.raw.read(CHUNK)
             except (OSError, ValueError) as exc:
                 self._failure = str(exc)
                 return self._piece()
-        item = self._queue.get()
-        if isinstance(item, str):
-            self._failure = item
+        n = _scan.lib.gz_next(self._gz, self._piece_ptr)
+        if n < 0:
+            self._failure = _scan.ffi.string(_scan.lib.gz_error(self._gz)).decode(errors="replace")
             return self._piece()
-        if item is None:
-            self._queue.put(None)  # stay at the end on later calls
-        return item
+        return _scan.ffi.buffer(self._piece_ptr[0], n) if n else b""
 
     def refill(self, chunk: _Chunk, pos: int, need: int) -> _Chunk:
         """A chunk starting at ``chunk[pos:]`` with at least ``need`` bytes, or fewer at end of stream."""
         parts = [chunk[pos:]]
         have = len(parts[0])
         while have < need:
+            if len(parts) > 1:
+                parts[-1] = bytes(parts[-1])  # a gzip piece's buffer is reused by the next _piece()
             data = self._piece()
             if not data:
                 break
@@ -244,10 +209,9 @@ class _Stream:
         return out
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        if self._gz is not None:
+            _scan.lib.gz_close(self._gz)
+            self._gz = None
         self.raw.close()
 
 
@@ -555,15 +519,13 @@ class Capture:
         """The block loop: yields batches of events, records state blocks.
 
         A batch is either up to ``_BATCH`` events made from the C scanner's
-        records (``tuple.__new__`` over ``(chunk,) + record``, all in C) or the
-        one event of a block the general path below read."""
+        records (by ``_events.make_events``) or the one event of a block the
+        general path below read."""
         event_cls = SavefileEvent
-        new_event = tuple.__new__
+        make_events = _events.make_events
         scan = _scan.lib.scan_events
         records = bytearray(_BATCH * _RECORD.size)
         records_c = _scan.ffi.from_buffer(records)
-        records_view = memoryview(records)
-        iter_records = _RECORD.iter_unpack
         stop = _scan.ffi.new("size_t *")
         bh_unpack = _BH.unpack_from
         u32_unpack = _U32.unpack_from
@@ -582,9 +544,7 @@ class Capture:
                 if n:
                     num += n
                     pos = stop[0]
-                    # The batch is consumed before this generator resumes and overwrites the records.
-                    yield map(new_event, itertools.repeat(event_cls),
-                              map(add, itertools.repeat((buf,)), iter_records(records_view[:n * _RECORD.size])))
+                    yield iter(make_events(event_cls, buf, records, n))
                     if n == _BATCH:
                         continue
                 # General path: the one block the scanner stopped at (any type, chunk end, or a fault).
