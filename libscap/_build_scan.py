@@ -17,6 +17,9 @@ void scan_init(const uint8_t *max_params, const uint8_t *len_width, const uint32
                uint32_t max_event_block_len);
 size_t scan_events(const char *chunk, size_t pos, size_t end, uint64_t num, uint8_t *out,
                    size_t max_records, size_t *stop);
+size_t records_from_batch(const uint8_t *buf, const uint32_t *offsets, const uint32_t *lengths,
+                          const uint16_t *sources, size_t n, uint64_t num, int cpu_of_source,
+                          uint8_t *out, size_t *skipped);
 struct gz_reader;
 struct gz_reader *gz_open(int fd, size_t slot_size);
 long gz_next(struct gz_reader *g, const uint8_t **data);

@@ -295,3 +295,41 @@ void gz_close(struct gz_reader *g)
         free(g->slot[i]);
     free(g);
 }
+
+/* ---- live ring-buffer batches --------------------------------------------
+ * Records for the events of a batch copied out of the BPF ring buffers: each
+ * buf[offsets[i] : offsets[i] + lengths[i]] holds one PPM event. cpu is the
+ * source ring's index when each ring serves one CPU (cpu_of_source), else
+ * 0xFFFF (unknown). A record shorter than the event header, or whose header
+ * claims more bytes than the ring record holds, is skipped (counted in
+ * *skipped): the probe never writes one, so it can only be a probe bug. */
+size_t records_from_batch(const uint8_t *buf, const uint32_t *offsets, const uint32_t *lengths,
+                          const uint16_t *sources, size_t n, uint64_t num, int cpu_of_source,
+                          uint8_t *out, size_t *skipped)
+{
+    size_t k = 0;
+
+    *skipped = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *e = buf + offsets[i];
+        uint32_t elen;
+        if (lengths[i] < EVENT_HEADER_LEN || (elen = rd32(e + 16)) < EVENT_HEADER_LEN || elen > lengths[i]) {
+            (*skipped)++;
+            continue;
+        }
+        uint8_t *r = out + k * SCAN_RECORD_SIZE;
+        uint64_t off = offsets[i], evnum = num + k + 1;
+        uint16_t etype = rd16(e + 20), cpu = cpu_of_source ? sources[i] : 0xFFFF;
+        uint32_t nparams = rd32(e + 22), flags = 0;
+        memcpy(r, &off, 8);
+        memcpy(r + 8, e, 16);          /* ts, tid */
+        memcpy(r + 24, &elen, 4);
+        memcpy(r + 28, &etype, 2);
+        memcpy(r + 30, &nparams, 4);
+        memcpy(r + 34, &cpu, 2);
+        memcpy(r + 36, &evnum, 8);
+        memcpy(r + 44, &flags, 4);
+        k++;
+    }
+    return k;
+}
