@@ -30,6 +30,13 @@ AT_FDCWD = -100
 _SPLIT = frozenset((PT.ERRNO, PT.FLAGS8, PT.FLAGS16, PT.FLAGS32, PT.ENUMFLAGS8,
                     PT.ENUMFLAGS16, PT.ENUMFLAGS32, PT.MODE, PT.SYSCALLID, PT.SIGTYPE))  # fmt: skip
 _L4CHAR = {"tcp": "t", "udp": "u", "icmp": "i", "raw": "r"}
+#: FdInfo.type keys whose upstream type letter differs (libsinsp's fdinfo.h CHAR_FD_*)
+_UPSTREAM_CHAR = {"?": "o", "r": "u", "o": "r", "c": "P"}
+
+
+def typechar(fdtype: str) -> str:
+    """The fd type letter as upstream prints it (fd.typechar, ``<f>`` prefixes, fd lists)."""
+    return _UPSTREAM_CHAR.get(fdtype, fdtype)
 
 
 def normalize_path(path: str) -> str:
@@ -71,7 +78,7 @@ def fd_resolved(sevt: "SinspEvent", fd: int) -> str:
     if fi is None:
         return ""
     proto = _L4CHAR.get(fi.l4proto, "") if fi.type in ("4", "6") else ""
-    return f"<{fi.type}{proto}>{fi.name}"
+    return f"<{typechar(fi.type)}{proto}>{fi.name}"
 
 
 def dirfd_base(sevt: "SinspEvent", dirfd: int | None) -> str:
@@ -111,6 +118,11 @@ def param_text(sevt: "SinspEvent", i: int, max_len: int | None = DEFAULT_MAX_LEN
             return str(value), fd_resolved(sevt, value)
         num, _, rest = text.partition("(")
         return num, rest[:-1]
+    if ptype == PT.FDLIST:
+        table = sevt.tinfo.fdtable if sevt.tinfo is not None else {}
+        fds = evt.param(i) or ()
+        return " ".join("%d:%s%x" % (fd, typechar(table[fd].type) if fd in table else "?", flags)
+                        for fd, flags in fds), ""
     if ptype in _SPLIT:
         num, sep, rest = text.partition("(")
         return (num, rest[:-1]) if sep else (text, "")

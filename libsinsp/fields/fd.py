@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from libscap.schema import EF, PPME
 
 from libsinsp.fdinfo import FD_TYPE_NAMES
-from libsinsp.fields.args import concatenate_paths, dirfd_base, param_text
+from libsinsp.fields.args import concatenate_paths, dirfd_base, param_text, typechar
 from libsinsp.fields.container import container_id
 from libsinsp.fields.registry import FieldClass, FieldError, spec
 from libsinsp.filter.fields import ArgRule
@@ -140,7 +140,7 @@ def _typechar(sevt: "SinspEvent") -> str | None:
     if not _has_fd(sevt):
         return None
     fi = sevt.fdinfo
-    return _EVENT_TYPECHAR.get(sevt.evt.type, "?") if fi is None else fi.type
+    return _EVENT_TYPECHAR.get(sevt.evt.type, "o") if fi is None else typechar(fi.type)
 
 
 def _is_local(sevt: "SinspEvent", ip: Any) -> bool:
@@ -259,7 +259,8 @@ FD = FieldClass("fd", "The file descriptor the event acts on (for events that us
     _F("fd.type", "CHARBUF", "fd type: file, directory, ipv4, ipv6, unix, pipe, event, signalfd, eventpoll, "
        "inotify, timerfd, netlink, bpf, userfaultfd, io_uring, memfd, pidfd",
        _fd(lambda e, fi: FD_TYPE_NAMES.get(fi.type, "unknown"))),
-    _F("fd.typechar", "CHARBUF", "fd type as one letter (f, 4, 6, u, p, e, s, l, i, b, ...)", _typechar),
+    _F("fd.typechar", "CHARBUF", "fd type as one letter (f, 4, 6, u, p, e, s, l, i, b, ...; o unknown)",
+       _typechar),
     _F("fd.name", "CHARBUF", "full name: the path of files, the connection tuple of sockets", _fd_name),
     _F("fd.directory", "CHARBUF", "directory of a file fd", _directory),
     _F("fd.filename", "CHARBUF", "file name of a file fd, without the directory", _fd(_filename)),
