@@ -148,12 +148,6 @@ def param_text(sevt: "SinspEvent", i: int, max_len: int | None = DEFAULT_MAX_LEN
     return text, ""
 
 
-def param_index(sevt: "SinspEvent", name: str) -> int | None:
-    """Index of the parameter called ``name`` in the current event."""
-    evt = sevt.evt
-    return None if evt is None else evt.param_index(name)
-
-
 def args_text(sevt: "SinspEvent", max_len: int | None = DEFAULT_MAX_LEN) -> str:
     """``evt.args``: every parameter as ``name=value`` or ``name=value(resolved)``."""
     evt = sevt.evt
