@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from falco_engine import describe
 from falco_engine.compile import CompiledRule, CompileOutput, Compiler, ExtraOutput, Source, fields_of
 from falco_engine.evttypes import ALL_NAMES, syscalls_of
 from falco_engine.items import PRIORITIES, Collector, PluginRequirement, parse_priority
@@ -192,6 +193,19 @@ class Engine:
         for r in self._rulesets[SYSCALL_SOURCE].enabled_rules(ruleset):
             names |= syscalls_of(ALL_NAMES if r.evttypes == "all" else r.evttypes)
         return names
+
+    # -- descriptions (-L / -l) ---------------------------------------------------------
+    def describe(self, name: str | None = None, plugins: Iterable[Any] = ()) -> dict[str, Any]:
+        """Falco's rules description document: every rule, macro and list, or only rule
+        ``name``; ``plugins`` are the loaded plugins' PluginInfo. Raises DescribeError
+        before any successful load or for a rule that is not loaded."""
+        return describe.describe(self._collector, self._output, name, plugins)
+
+    def describe_rules(self, name: str | None = None, json: bool = False, plugins: Iterable[Any] = ()) -> str:
+        """What ``falco -L`` (``name`` None) or ``-l name`` prints: the two-column text,
+        or with ``json`` the JSON document (``-o json_output=true``), without newline."""
+        doc = self.describe(name, plugins)
+        return describe.as_json(doc) if json else describe.as_text(doc)
 
     # -- evaluation -----------------------------------------------------------
     def process_event(self, sevt: Any, source: str = SYSCALL_SOURCE, ruleset: int = 0) -> list[Match]:
