@@ -154,17 +154,7 @@ def _print_fields(source: str, names_only: bool, fmt: str | None, out: TextIO) -
 
 
 def _describe(engine: Any, name: str | None, as_json: bool, out: TextIO) -> None:
-    rules = [r for r in engine.rules if name is None or r.name == name]
-    if as_json:
-        out.write(json.dumps({"rules": [{"info": {"name": r.name, "description": r.description,
-                                                  "priority": r.priority, "source": r.source,
-                                                  "tags": sorted(r.tags), "output": r.output,
-                                                  "enabled": r.enabled}} for r in rules]},
-                             separators=(",", ":")) + "\n")
-        return
-    out.write(f"{'Rule':<51}Description\n{'----':<51}-----------\n")
-    for r in rules:
-        out.write(f"{r.name:<51}{' '.join(r.description.split())}\n\n")
+    out.write(engine.describe_rules(name, json=as_json) + ("\n" if as_json else ""))
 
 
 def _validate(files: list[str], config: Config, describe: bool, rule: str | None) -> int:

@@ -131,7 +131,7 @@ def test_describe_rules(rules: Path) -> None:
     r = falco("-r", str(rules), "-L")
     assert r.returncode == 0
     assert r.stdout.splitlines()[:3] == [f"{'Rule':<51}Description", f"{'----':<51}-----------",
-                                         f"{'cat run':<51}cat executed"]
+                                         f"{'cat run':<51}cat executed "]
     doc = json.loads(falco("-r", str(rules), "-l", "cat run", "-o", "json_output=true").stdout)
     assert [x["info"]["name"] for x in doc["rules"]] == ["cat run"]
     r = falco("-r", str(rules), "-l", "nope")
