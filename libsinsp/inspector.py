@@ -33,9 +33,10 @@ from libscap.schema import EC, EVENTS, PPM_EVENT_MAX, PPME
 
 from libsinsp.event import SinspEvent
 from libsinsp.parsers import PARSERS
-from libsinsp.scap_state import load_state
+from libsinsp.scap_state import fdinfo_from_scap, load_state, threadinfo_from_scap
+from libsinsp.threadinfo import ThreadInfo
 from libsinsp.threadtable import DEFAULT_MAX_THREADS, DEFAULT_PURGE_INTERVAL_NS, DEFAULT_THREAD_TIMEOUT_NS, ThreadTable
-from libsinsp.users import GroupTable, UserTable, system_groups, system_users
+from libsinsp.users import GroupTable, UserTable
 
 #: Events after which no thread row is created for an unknown tid (upstream's
 #: can_query_os_for_thread_info, plus events with no thread: internal ones).
@@ -71,6 +72,8 @@ class Inspector:
         self._events: Iterator[Event] = iter(())
         self._close: Callable[[], None] | None = None
         self._engine: Any = None
+        self._scan_thread: Callable[[int], Any] | None = None
+        self._scan_fds: Callable[[int], Any] | None = None
         self._sevt = SinspEvent(self)
         self._num = 0
         self._returned = 0
@@ -101,32 +104,40 @@ class Inspector:
 
     def open_live(self, **engine_options: Any) -> None:
         """Capture live through the modern eBPF probe (root); ``engine_options`` go to
-        ``ModernBpfEngine``. Initial state comes from /proc (when libscap's proc scan is
-        available) and the user/group databases."""
+        ``ModernBpfEngine``. Initial state comes from /proc and /etc (libscap.proc_scan);
+        a thread first seen later is read from /proc/<tid> when still there."""
+        from libscap import proc_scan
         from libscap.engine.modern_bpf import ModernBpfEngine
 
         engine = ModernBpfEngine(**engine_options)
         engine.open()
         try:
-            self.users.replace(system_users())
-            self.groups.replace(system_groups())
-            self._load_proc()
+            processes = proc_scan.scan_processes()
+            users, groups = proc_scan.scan_users()
+            self.machine_info = proc_scan.machine_info()
+            load_state(self.threads, self.users, self.groups, processes,
+                       proc_scan.scan_all_fds(processes), users, groups)
             engine.start()
         except BaseException:
             engine.close()
             raise
         self._engine = engine
+        self._scan_thread = proc_scan.scan_process
+        self._scan_fds = proc_scan.scan_fds
         self._start(self._live(engine), engine.close)
 
-    def _load_proc(self) -> None:
-        try:
-            from libscap import proc_scan  # type: ignore[attr-defined]
-        except ImportError:
-            return  # the /proc scan module is not there yet: threads appear as events name them
-        scan = proc_scan.scan()
-        load_state(self.threads, self.users, self.groups, scan.processes, scan.fds,
-                   scan.users or list(self.users), scan.groups or list(self.groups))
-        self.machine_info = getattr(scan, "machine_info", None) or self.machine_info
+    def _missing_thread(self, tid: int, ts: int) -> ThreadInfo | None:
+        """A row for an unknown thread: read from /proc (live) or a placeholder."""
+        if self._scan_thread is not None:
+            proc = self._scan_thread(tid)
+            if proc is not None:
+                t = threadinfo_from_scap(proc)
+                if t.tid == t.pid:
+                    t.fdtable = {f.fd: fdinfo_from_scap(f) for f in self._scan_fds(t.pid)}
+                if self.threads.add(t, ts):
+                    return t
+                return None
+        return self.threads.placeholder(tid, ts)
 
     @staticmethod
     def _live(engine: Any) -> Iterator[Event]:
@@ -197,7 +208,7 @@ class Inspector:
             ts = evt[2]
             tinfo = tmap.get(evt[3])
             if tinfo is None and etype not in _NO_PLACEHOLDER:
-                tinfo = threads.placeholder(evt[3], ts)
+                tinfo = self._missing_thread(evt[3], ts)
             if tinfo is not None:
                 tinfo.lastaccess_ts = ts
             sevt.reset(evt, self._num, tinfo)

@@ -77,7 +77,7 @@ def threadinfo_from_scap(p: ProcessInfo) -> ThreadInfo:
     t.cap_permitted, t.cap_effective, t.cap_inheritable = p.cap_permitted, p.cap_effective, p.cap_inheritable
     t.cgroups = tuple(tuple(c.partition("=")[::2]) for c in p.cgroups)  # type: ignore[misc]
     t.container_id = container_id(t.cgroups)
-    t.tty, t.pidns_init_start_ts = p.tty, p.pidns_init_start_ts
+    t.tty, t.pidns_init_start_ts, t.clone_ts = p.tty, p.pidns_init_start_ts, p.clone_ts
     t.exe_ino, t.exe_ino_ctime, t.exe_ino_mtime = p.exe_ino, p.exe_ino_ctime, p.exe_ino_mtime
     t.exe_writable, t.exe_upper_layer = p.exe_writable, p.exe_upper_layer
     t.exe_lower_layer, t.exe_from_memfd = p.exe_lower_layer, p.exe_from_memfd

@@ -1,7 +1,7 @@
 """Users and groups: uid -> UserInfo, gid -> GroupInfo.
 
-Filled from a capture's user-list block or, live, from the system databases
-(/etc/passwd and /etc/group through ``pwd``/``grp``). Entries are
+Filled from a capture's user-list block or, live, from /etc/passwd and /etc/group
+(libscap.proc_scan.scan_users). Entries are
 ``libscap.savefile.UserInfo``/``GroupInfo`` (``name``, ``homedir``,
 ``shell``; ``name`` for groups), the same dataclasses a capture or the /proc
 scan gives. An id seen in an event but not in the table answers None, and the
@@ -10,8 +10,6 @@ fields print ``<NA>`` for it as upstream does.
 
 from __future__ import annotations
 
-import grp
-import pwd
 from typing import Iterable, Iterator
 
 from libscap.savefile import GroupInfo, UserInfo
@@ -60,13 +58,3 @@ class GroupTable:
 
     def __iter__(self) -> Iterator[GroupInfo]:
         return iter(self._by_id.values())
-
-
-def system_users() -> list[UserInfo]:
-    """The users of this host (live capture without a /proc scan module)."""
-    return [UserInfo(p.pw_uid, p.pw_gid, p.pw_name, p.pw_dir, p.pw_shell) for p in pwd.getpwall()]
-
-
-def system_groups() -> list[GroupInfo]:
-    """The groups of this host."""
-    return [GroupInfo(g.gr_gid, g.gr_name) for g in grp.getgrall()]
