@@ -32,7 +32,6 @@ CASES = [
     ("evt.type == open", False),
     ("evt.type != open", True),
     ("proc.pid = 1234", True),
-    ("proc.pid = 0x4d2", True),
     ("proc.pid < 1234", False),
     ("proc.pid <= 1234", True),
     ("proc.pid > 1000", True),
@@ -165,6 +164,7 @@ def test_macros_and_lists() -> None:
 COMPILE_ERRORS = [
     ("foo.bar = 1", 0, "unknown field 'foo.bar'"),
     ("evt.type = x and proc.pid = abc", 28, "invalid value 'abc' for field 'proc.pid' of type int64"),
+    ("proc.pid = 0x4d2", 11, "invalid value '0x4d2' for field 'proc.pid' of type int64: not a decimal"),
     ("evt.num = -1", 10, "invalid value '-1' for field 'evt.num' of type uint64"),
     ("proc.pid contains 1", 0, "operator 'contains' is not supported by field 'proc.pid'"),
     ("fd.sip = nothost", 9, "invalid value 'nothost' for field 'fd.sip'"),

@@ -38,16 +38,22 @@ _RANGES = {
 
 
 def parse_number(text: str, ftype: FieldType) -> int | float:
-    """Parse a numeric filter value for a field of type ``ftype``."""
+    """Parse a numeric filter value for a field of type ``ftype``.
+
+    Integers are decimal only, as upstream: libs parses numeric filter values with
+    ``sscanf("%" PRId64 "%c")`` (sinsp_numparser in utils.cpp, called from
+    value_parser.cpp), which stops at the ``x`` of ``0x10`` and rejects the value;
+    sysdig 0.29 does the same ("0x3 is not a valid number"). The grammar still
+    lexes hex literals, so the error comes from here, naming the field."""
     if ftype == FieldType.DOUBLE:
         try:
-            return int(text, 16) if _HEXNUM.fullmatch(text) else float(text)
+            return float(text)
         except ValueError:
             raise ValueError("not a number") from None
-    if _HEXNUM.fullmatch(text):
-        n = int(text, 16)
-    elif _DEC.fullmatch(text):
+    if _DEC.fullmatch(text):
         n = int(text)
+    elif _HEXNUM.fullmatch(text):
+        raise ValueError("not a decimal integer (hex values are not accepted, as upstream)")
     else:
         raise ValueError("not an integer")
     lo, hi = _RANGES[ftype]
