@@ -1539,6 +1539,19 @@ EXIT_PROG(openat_x)
 	END();
 }
 
+/* RESOLVE_* (uapi openat2.h) -> PPM_RESOLVE_*: the bit orders differ. */
+static __always_inline __u32 resolve_to_ppm(__u64 r)
+{
+	__u32 res = 0;
+	if (r & 0x01) res |= PPM_RESOLVE_NO_XDEV;
+	if (r & 0x02) res |= PPM_RESOLVE_NO_MAGICLINKS;
+	if (r & 0x04) res |= PPM_RESOLVE_NO_SYMLINKS;
+	if (r & 0x08) res |= PPM_RESOLVE_BENEATH;
+	if (r & 0x10) res |= PPM_RESOLVE_IN_ROOT;
+	if (r & 0x20) res |= PPM_RESOLVE_CACHED;
+	return res;
+}
+
 EXIT_PROG(openat2_x)
 {
 	BEGIN(PPME_SYSCALL_OPENAT2_X, 8)
@@ -1553,7 +1566,7 @@ EXIT_PROG(openat2_x)
 	push_saved(s, st, 0);
 	push_u32(s, open_flags_to_ppm(how.flags) | created);
 	push_u32(s, open_mode_to_ppm(how.flags, how.mode));
-	push_u32(s, how.resolve & 0x3f); /* RESOLVE_*: the PPM bits are the same */
+	push_u32(s, resolve_to_ppm(how.resolve));
 	push_u32(s, dev);
 	push_u64(s, ino);
 	END();
@@ -1710,7 +1723,8 @@ static __always_inline int accept_common(struct scratch *s, struct thread_state 
 		push_socktuple(s, task, ret, true);
 	else
 		push_empty(s);
-	struct sock *lsk = fd_to_sock(task, (__s32)arg(st, 0));
+	/* the listener's queue, only for a successful accept (as upstream) */
+	struct sock *lsk = ret >= 0 ? fd_to_sock(task, (__s32)arg(st, 0)) : NULL;
 	if (lsk) {
 		qlen = BPF_CORE_READ(lsk, sk_ack_backlog);
 		qmax = BPF_CORE_READ(lsk, sk_max_ack_backlog);
@@ -1925,7 +1939,7 @@ EXIT_PROG(userfaultfd_x)
 {
 	BEGIN(PPME_SYSCALL_USERFAULTFD_X, 2)
 	push_s64(s, ret);
-	push_u32(s, fd_flags_to_ppm(arg(st, 0)));
+	push_u32(s, arg(st, 0)); /* the raw flags, as both upstream drivers send them */
 	END();
 }
 
@@ -2206,30 +2220,60 @@ EXIT_PROG(unshare_x)
 	END();
 }
 
-/* A PT_DYN parameter holding a PT_UINT64 (index 0 of ptrace_dynamic_param). */
+/* PT_DYN parameters of ptrace: an index into ptrace_dynamic_param, then the value. */
+#define PTRACE_IDX_UINT64 0
+#define PTRACE_IDX_SIGTYPE 1
+
 static __always_inline void push_dyn_u64(struct scratch *s, __u64 v)
 {
-	s->data[SAFE(s->pos)] = 0;
+	s->data[SAFE(s->pos)] = PTRACE_IDX_UINT64;
 	__builtin_memcpy(&s->data[SAFE(s->pos + 1)], &v, 8);
 	s->pos += 9;
 	push_len(s, 9);
 }
 
+static __always_inline void push_dyn_sig(struct scratch *s, __u8 sig)
+{
+	s->data[SAFE(s->pos)] = PTRACE_IDX_SIGTYPE;
+	s->data[SAFE(s->pos + 1)] = sig;
+	s->pos += 2;
+	push_len(s, 2);
+}
+
+/* As upstream: a failed call carries 0 for addr and data; PEEK* requests carry
+ * the word the kernel stored at *data; CONT/SINGLESTEP/DETACH/SYSCALL carry
+ * data as the signal to deliver; any other request the data argument. */
 EXIT_PROG(ptrace_x)
 {
 	BEGIN(PPME_SYSCALL_PTRACE_X, 5)
-	__u64 req = arg(st, 0);
+	__u16 req = ptrace_req_to_ppm(arg(st, 0));
 	__u64 data = arg(st, 3);
-	/* PEEK requests return the word through *data (glibc) */
-	if (ret == 0 && req >= 1 && req <= 3) {
-		__u64 w = 0;
-		if (!bpf_probe_read_user(&w, sizeof(w), (const void *)data))
-			data = w;
-	}
 	push_s64(s, ret);
-	push_dyn_u64(s, arg(st, 2));
-	push_dyn_u64(s, data);
-	push_u16(s, ptrace_req_to_ppm(req));
+	if (ret < 0) {
+		push_dyn_u64(s, 0);
+		push_dyn_u64(s, 0);
+	} else {
+		push_dyn_u64(s, arg(st, 2));
+		switch (req) {
+		case PPM_PTRACE_PEEKTEXT:
+		case PPM_PTRACE_PEEKDATA:
+		case PPM_PTRACE_PEEKUSR: {
+			__u64 w = 0;
+			bpf_probe_read_user(&w, sizeof(w), (const void *)data);
+			push_dyn_u64(s, w);
+			break;
+		}
+		case PPM_PTRACE_CONT:
+		case PPM_PTRACE_SINGLESTEP:
+		case PPM_PTRACE_DETACH:
+		case PPM_PTRACE_SYSCALL:
+			push_dyn_sig(s, data);
+			break;
+		default:
+			push_dyn_u64(s, data);
+		}
+	}
+	push_u16(s, req);
 	push_s64(s, (__s32)arg(st, 1));
 	END();
 }
@@ -2264,7 +2308,8 @@ EXIT_PROG(init_module_x)
 {
 	BEGIN(PPME_SYSCALL_INIT_MODULE_X, 4)
 	push_s64(s, ret);
-	push_io_data(s, arg(st, 0), arg(st, 1));
+	/* the image, up to MAX_WRITE bytes (not the I/O snaplen) */
+	push_user_bytes(s, (const void *)arg(st, 0), arg(st, 1));
 	push_u64(s, arg(st, 1));
 	push_str(s, (const void *)arg(st, 2), 1024, true);
 	END();
@@ -2363,6 +2408,19 @@ EXIT_PROG(process_vm_writev_x)
 	return process_vm_common(s, st, ret);
 }
 
+/* IORING_SETUP_* -> PPM_IORING_SETUP_*: PPM has SQ_NEED_WAKEUP at bit 2, so the
+ * bits from SQ_AFF on are shifted by one. */
+static __always_inline __u32 io_uring_setup_flags_to_ppm(__u32 f)
+{
+	__u32 r = f & 3;            /* IOPOLL SQPOLL */
+	if (f & 0x04) r |= PPM_IORING_SETUP_SQ_AFF;
+	if (f & 0x08) r |= PPM_IORING_SETUP_CQSIZE;
+	if (f & 0x10) r |= PPM_IORING_SETUP_CLAMP;
+	if (f & 0x20) r |= PPM_IORING_SETUP_ATTACH_RW;
+	if (f & 0x40) r |= PPM_IORING_SETUP_R_DISABLED;
+	return r;
+}
+
 EXIT_PROG(io_uring_setup_x)
 {
 	BEGIN(PPME_SYSCALL_IO_URING_SETUP_X, 8)
@@ -2372,7 +2430,7 @@ EXIT_PROG(io_uring_setup_x)
 	push_u32(s, arg(st, 0));
 	push_u32(s, p.sq_entries);
 	push_u32(s, p.cq_entries);
-	push_u32(s, p.flags & 0xff);     /* the first eight IORING_SETUP_*: same bits */
+	push_u32(s, io_uring_setup_flags_to_ppm(p.flags));
 	push_u32(s, p.sq_thread_cpu);
 	push_u32(s, p.sq_thread_idle);
 	push_u32(s, p.features & 0x7ff); /* IORING_FEAT_*: same bits */
