@@ -194,6 +194,35 @@ out["splice"] = [sc(275, pr, None, dst, None, 20, 1 | 4), pr, dst]          # MO
 # -- generic: a syscall without a dedicated program
 out["getppid"] = [sc(110), 110]
 
+# -- the rest of the list: legacy open, eventfd, inotify_init, lchown, set*id, clone3, execveat
+out["open"] = sc(2, B(j("op-" + m)), os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o620)
+st = os.fstat(out["open"])
+out["open_st"] = [st.st_dev, st.st_ino]
+out["eventfd"] = sc(284, 7)
+out["inotify"] = sc(253)
+out["lchown"] = sc(94, B(j("sl-" + m)), 5555, 6666)
+out["setuid"] = sc(105, 0)
+out["setgid"] = sc(106, 0)
+out["setreuid"] = sc(113, -1, -1)
+out["setregid"] = sc(114, -1, -1)
+out["setresgid"] = sc(119, -1, -1, -1)
+cargs = ctypes.create_string_buffer(struct.pack("11Q", 0, 0, 0, 0, signal.SIGCHLD, 0, 0, 0, 0, 0, 0), 88)
+c3 = sc(435, cargs, 88)
+if c3 == 0:
+    os._exit(5)
+os.waitpid(c3, 0)
+out["clone3"] = c3
+bin_fd = os.open("/bin", os.O_RDONLY | os.O_DIRECTORY)
+argv = (ctypes.c_char_p * 3)(B("xa0-" + m), b"xa1", None)
+envp = (ctypes.c_char_p * 2)(B("XE=" + m), None)
+out["execveat_fail"] = sc(322, bin_fd, B("no-such-" + m), argv, envp, 0)
+ex = os.fork()
+if ex == 0:
+    sc(322, bin_fd, b"true", argv, envp, 0)
+    os._exit(99)
+out["execveat_child"] = ex
+out["execveat_status"] = os.waitpid(ex, 0)[1]
+
 # -- capset last (it changes our capabilities): first a bad version, then a real change
 class Hdr(ctypes.Structure):
     _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
@@ -237,7 +266,8 @@ def capture(tmp_path_factory):
         events = []
         while batch := eng.next_batch(timeout_ms=0):
             events += batch
-    pids = {report["pid"], report["ns_child"], report["tracee"]}
+    pids = {report["pid"], report["ns_child"], report["tracee"], report["clone3"],
+            report["execveat_child"]}
     return report, [e for e in events if e.tid in pids], marker, tmp
 
 
@@ -501,3 +531,64 @@ def test_generic_event_for_a_syscall_without_a_program(capture):
     code = {name: c for c, name in PPM_SC_NAMES.items()}["getppid"]
     gen = of(events, "GENERIC_X", pid, nativeID=nr)
     assert gen == [{"ID": code, "nativeID": nr}]
+
+
+def test_open_eventfd_inotify_lchown_setids(capture):
+    report, events, marker, tmp = capture
+    pid = report["pid"]
+    fd = report["open"]
+    dev, ino = report["open_st"]
+    assert fd >= 0
+    assert of(events, "SYSCALL_OPEN_X", pid, fd=fd) == [{
+        "fd": fd, "name": str(tmp / f"op-{marker}"),
+        "flags": flag("file_flags", "O_RDWR", "O_CREAT", "O_EXCL", "O_F_CREATED"),
+        "mode": 0o620, "dev": dev, "ino": ino}]
+    assert of(events, "SYSCALL_EVENTFD_X", pid) == [
+        {"res": report["eventfd"], "initval": 7, "flags": 0}]
+    assert of(events, "SYSCALL_INOTIFY_INIT_X", pid) == [{"res": report["inotify"], "flags": 0}]
+    assert report["eventfd"] >= 0 and report["inotify"] >= 0
+    assert of(events, "SYSCALL_LCHOWN_X", pid) == [
+        {"res": 0, "path": str(tmp / f"sl-{marker}"), "uid": 5555, "gid": 6666}]
+    none = 0xFFFFFFFF
+    assert of(events, "SYSCALL_SETUID_X", pid) == [{"res": report["setuid"], "uid": 0}]
+    assert of(events, "SYSCALL_SETGID_X", pid) == [{"res": report["setgid"], "gid": 0}]
+    assert of(events, "SYSCALL_SETREUID_X", pid) == [
+        {"res": report["setreuid"], "ruid": none, "euid": none}]
+    assert of(events, "SYSCALL_SETREGID_X", pid) == [
+        {"res": report["setregid"], "rgid": none, "egid": none}]
+    assert of(events, "SYSCALL_SETRESGID_X", pid) == [
+        {"res": report["setresgid"], "rgid": none, "egid": none, "sgid": none}]
+    assert all(report[k] == 0 for k in ("lchown", "setuid", "setgid", "setreuid", "setregid",
+                                         "setresgid"))
+
+
+def test_clone3_both_sides(capture):
+    report, events, marker, tmp = capture
+    pid, child = report["pid"], report["clone3"]
+    assert child > 0
+    (parent,) = of(events, "SYSCALL_CLONE3_X", pid)
+    (ch,) = of(events, "SYSCALL_CLONE3_X", child)
+    assert parent["res"] == child and ch["res"] == 0
+    assert (ch["tid"], ch["pid"], ch["ptid"]) == (child, child, pid)
+    assert (parent["tid"], parent["pid"]) == (pid, pid)
+    assert parent["flags"] == ch["flags"] == 0  # clone_args.flags 0 (exit_signal is not a flag)
+    assert ch["exe"] == parent["exe"] == sys.executable and ch["cwd"] == str(tmp)
+    exits = {e.tid: P(e) for e in events if e.type == PPME.PROCEXIT_1_E}
+    assert exits[child]["ret"] == 5
+
+
+def test_execveat_failed_and_successful(capture):
+    report, events, marker, tmp = capture
+    pid, child = report["pid"], report["execveat_child"]
+    (bad,) = of(events, "SYSCALL_EXECVEAT_X", pid)
+    assert bad["res"] == report["execveat_fail"] < 0
+    assert (bad["exe"], bad["args"]) == (f"xa0-{marker}", b"xa1\0")
+    assert bad["env"] == f"XE={marker}\0".encode()
+    assert (bad["tid"], bad["pid"]) == (pid, pid) and bad["cwd"] == str(tmp)
+    assert report["execveat_status"] == 0  # /bin/true ran
+    # a successful execveat is reported, as upstream, by the execve exit event
+    (ok,) = of(events, "SYSCALL_EXECVE_19_X", child, res=0)
+    assert (ok["exe"], ok["args"], ok["env"]) == (f"xa0-{marker}", b"xa1\0", f"XE={marker}\0".encode())
+    assert ok["comm"] == "true" and ok["tid"] == child and ok["ptid"] == pid
+    assert ok["trusted_exepath"] == os.path.realpath("/bin/true")
+    assert not of(events, "SYSCALL_EXECVEAT_X", child)
