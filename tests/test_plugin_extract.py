@@ -52,12 +52,26 @@ def test_typed_values(manager, events, field, arg, n, expected):
     assert value == expected and type(value) is type(expected)
 
 
-def test_batched_extraction_in_one_call(manager, events):
+def test_fields_of_one_plugin_come_from_one_call_per_event(manager, events, monkeypatch):
+    names = [("counter.value", None), ("counter.str", None), ("counter.digits", None),
+             ("counter.bit", "0"), ("counter.bit", "1"), ("counter.tag", "a"), ("counter.tag", "b")]
     p = manager.plugins["counterx"]
-    fields = [manager.lookup(n) for n in ("counter.value", "counter.str", "counter.digits")]
-    batch = manager.make_batch_extractor(p, [(f, None) for f in fields])
-    assert batch(events[42]) == [42, "n42", ("4", "2")]
+    calls = []
+    real_extractor = p.extractor
 
+    def counting_extractor(requests):
+        ex = real_extractor(requests)
+        call = ex._call  # the C function plugin_extract_fields
+        ex._call = lambda *a: calls.append(len(requests)) or call(*a)
+        return ex
+
+    monkeypatch.setattr(p, "extractor", counting_extractor)
+    manager._batches.clear()  # a new batch, built with the counting extractor
+    extractors = [ext(manager, n, a) for n, a in names]
+    for n in (42, 43):
+        assert [x(events[n]) for x in extractors] == [n, f"n{n}", tuple(str(n)), n & 1, (n >> 1) & 1,
+                                                      f"a={n}", f"b={n}"]
+    assert calls == [len(names), len(names)]
 
 def test_argument_errors(manager):
     with pytest.raises(PluginError, match="plugin counterx: field counter.bit requires an argument"):

@@ -165,19 +165,38 @@ class Request:
         slot.res_len = 0
 
 
+def _reader(req: Request, slot: Any) -> Any:
+    """``() -> value | None``: one request's answer read from its slot."""
+    member, conv = req.member, req.convert
+    if req.field.is_list:
+        def read() -> Any:
+            n = slot.res_len
+            return tuple(conv(x) for x in getattr(slot.res, member)[0:n]) if n else None
+    elif conv is int:  # uint64, reltime, abstime: the cdata item is already an int
+        def read() -> Any:
+            return getattr(slot.res, member)[0] if slot.res_len else None
+    else:
+        def read() -> Any:
+            return conv(getattr(slot.res, member)[0]) if slot.res_len else None
+    return read
+
+
 class CExtractor:
     """Batched ``plugin_extract_fields`` calls for one C plugin and one set of requests.
 
-    The request array is filled once; each call only points the event input at
-    the event's bytes and reads the answers back.
+    The request array is filled once, and each request has its answer reader
+    ready: ``call`` points the event input at the event's bytes and calls the
+    plugin; ``read(i)`` converts answer ``i`` (valid until the next call), so a
+    caller converts only the answers it uses.
     """
 
     def __init__(self, plugin: "CPlugin", requests: Sequence[Request]) -> None:
         self._plugin = plugin
-        self._requests = tuple(requests)
         self._fields = ffi.new("ss_plugin_extract_field[]", len(requests))
-        for req, slot in zip(self._requests, self._fields):
+        for req, slot in zip(requests, self._fields):
             req.fill(slot)
+        self._requests = tuple(requests)  # keeps the name/key strings alive
+        self._readers = [_reader(req, self._fields[i]) for i, req in enumerate(requests)]
         self._input = ffi.new("ss_plugin_field_extract_input*")
         plugin.owner.fill_extract_input(self._input)
         self._input.num_fields = len(requests)
@@ -185,22 +204,24 @@ class CExtractor:
         self._evt = ffi.new("ss_plugin_event_input*")
         self._call = plugin.lib.plugin_extract_fields
 
-    def extract(self, evt: Any, num: int, source: str) -> list[Any]:
-        """Values of every request for libscap event ``evt`` (None: no value)."""
+    def call(self, evt: Any, num: int, source: str) -> None:
+        """Run every request on libscap event ``evt`` (PluginError if the plugin fails)."""
         plugin = self._plugin
-        self._evt.evt = plugin.owner.event_pointer(evt)
-        self._evt.evtnum = num
-        self._evt.evtsrc = plugin.owner.source_cstr(source)
-        if self._call(plugin.state, self._evt, self._input) != 0:
-            raise PluginError(plugin.name, f"plugin_extract_fields failed: {plugin.last_error()}")
-        out: list[Any] = []
-        for req, slot in zip(self._requests, self._fields):
-            n = slot.res_len
-            if not n:
-                out.append(None)
-                continue
-            arr = getattr(slot.res, req.member)
-            conv = req.convert
-            out.append(tuple(conv(arr[i]) for i in range(n)) if req.field.is_list else conv(arr[0]))
+        owner = plugin.owner
+        inp = self._evt
+        inp.evt = owner.event_pointer(evt)
+        inp.evtnum = num
+        inp.evtsrc = owner.source_cstr(source)
+        for slot in self._fields:
             slot.res_len = 0
-        return out
+        if self._call(plugin.state, inp, self._input) != 0:
+            raise PluginError(plugin.name, f"plugin_extract_fields failed: {plugin.last_error()}")
+
+    def read(self, i: int) -> Any:
+        """The value of request ``i`` from the last call (None: no value)."""
+        return self._readers[i]()
+
+    def extract(self, evt: Any, num: int, source: str) -> list[Any]:
+        """Values of every request for ``evt``."""
+        self.call(evt, num, source)
+        return [read() for read in self._readers]

@@ -8,9 +8,10 @@ upstream), and initializes it. Then:
 * ``open_source(name, open_params)`` -> a ``PluginSource``: the events of a
   source plugin (iterable; ``next_batch`` for timeout/EOF control);
 * the manager is a ``FieldRegistry`` of every plugin field (``lookup``,
-  ``make_extractor``), and ``register_fields(registry)`` hands them to
-  libsinsp's field registry with ``add_fields(class_name, infos,
-  extractor_factory, sources)``;
+  ``make_extractor``: one plugin_extract_fields call per event and C plugin
+  for all the fields compiled against it, see ``ExtractionBatch``), and
+  ``register_fields(registry)`` hands them to libsinsp's field registry with
+  ``add_fields(class_name, infos, extractor_factory, sources)``;
 * ``parse(evt, num, source)`` feeds parsing plugins; ``start_async``/``drain_async``
   collect async events; ``source_of(evt)`` names the source of any event;
 * ``check_required_plugin_versions(reqs)`` applies rules files'
@@ -45,6 +46,83 @@ def _config_text(init_config: str | Mapping | None) -> str:
 
 def _option(o: Any) -> Mapping[str, Any]:
     return o if isinstance(o, Mapping) else {"name": o.name, "version": o.version}
+
+
+_UNREAD = object()
+
+
+class ExtractionBatch:
+    """The fields requested from one plugin, extracted together once per event.
+
+    Requests are added while conditions and formats compile (``add``); the
+    plugin's extractor over all of them is built at the first event after the
+    last addition. Per event, the first extractor asked runs the one plugin
+    call; each answer is converted to a Python value only when asked for.
+    """
+
+    def __init__(self, plugin: Plugin, by_id: Mapping[int, Plugin]) -> None:
+        self.plugin = plugin
+        self._by_id = by_id
+        self._codes = plugin.extract_codes()
+        self._sources = plugin.info.extract_sources
+        self._requests: list[tuple[PluginFieldInfo, str | None]] = []
+        self._slots: dict[tuple[str, str | None], int] = {}
+        self._ext: Any = None
+        self._evt: Any = None
+        #: per event: the answers read so far (_UNREAD until asked; None: no value)
+        self._cache: list[Any] = []
+
+    def add(self, field: PluginFieldInfo, arg: str | None) -> int:
+        """The slot of ``field[arg]`` in the answers (PluginError for a bad argument)."""
+        key = (field.name, arg)
+        slot = self._slots.get(key)
+        if slot is None:
+            self.plugin.extractor([(field, arg)])  # validates the argument now, at compile time
+            slot = self._slots[key] = len(self._requests)
+            self._requests.append((field, arg))
+            self._cache.append(_UNREAD)
+            self._ext, self._evt = None, None
+        return slot
+
+    def extractor(self, field: PluginFieldInfo, arg: str | None) -> Any:
+        """``event -> value | None`` (a SinspEvent or a bare libscap Event) for one request."""
+        slot = self.add(field, arg)
+        cache, run = self._cache, self.run
+
+        def extract(e: Any) -> Any:
+            evt = getattr(e, "evt", e)
+            if evt is not self._evt:
+                run(e, evt)
+            v = cache[slot]
+            if v is _UNREAD:
+                v = cache[slot] = self._ext.read(slot)
+            return v
+
+        return extract
+
+    def run(self, e: Any, evt: Any) -> None:
+        """Call the plugin for ``evt`` (all requests), or mark every answer as no value
+        when the event's type or source is not one the plugin extracts from."""
+        ext = self._ext
+        if ext is None:
+            ext = self._ext = self.plugin.extractor(self._requests)
+        cache, n = self._cache, len(self._cache)
+        self._evt = None
+        etype = evt.type
+        if self._codes is not None and etype not in self._codes:
+            cache[:] = [None] * n
+        else:
+            if etype == PPME_PLUGINEVENT_E:
+                src = self._by_id.get(plugin_id_of(evt))
+                source = src.info.event_source if src is not None else ""
+            else:
+                source = getattr(e, "source", SYSCALL_SOURCE)
+            if self._sources and source not in self._sources:
+                cache[:] = [None] * n
+            else:
+                ext.call(evt, getattr(e, "num", evt.num), source)
+                cache[:] = [_UNREAD] * n
+        self._evt = evt
 
 
 class PluginSource:
@@ -85,6 +163,7 @@ class PluginManager:
         self._by_id: dict[int, Plugin] = {}
         self._parsers: list[Any] = []
         self._async: list[Any] = []
+        self._batches: dict[str, ExtractionBatch] = {}
 
     # -- loading --------------------------------------------------------------------
 
@@ -161,36 +240,20 @@ class PluginManager:
 
     def make_extractor(self, field: PluginFieldInfo, arg: str | None) -> Any:
         """A callable ``event -> value | None``; ``event`` is a SinspEvent (``.evt``,
-        ``.num``, ``.source``) or a bare libscap Event."""
+        ``.num``, ``.source``) or a bare libscap Event.
+
+        The fields of a C plugin share one ``ExtractionBatch``: every field compiled
+        against the plugin (conditions, outputs) comes from one plugin_extract_fields
+        call per event, cached for that event. A Python plugin's fields are extracted
+        one call each (there is no boundary to amortize, and unused fields cost nothing).
+        """
         plugin = self._fields[field.name][0]
-        return self.make_batch_extractor(plugin, [(field, arg)], single=True)
-
-    def make_batch_extractor(self, plugin: Plugin, requests: Sequence[tuple[PluginFieldInfo, str | None]],
-                             single: bool = False) -> Any:
-        """A callable ``event -> list of values`` extracting several fields of one plugin
-        in one plugin_extract_fields call (``single``: the one value)."""
-        ext = plugin.extractor(list(requests))
-        sources = plugin.info.extract_sources
-        codes = plugin.extract_codes()
-        by_id = self._by_id
-        none = None if single else [None] * len(requests)
-
-        def extract(e: Any) -> Any:
-            evt = getattr(e, "evt", e)
-            etype = evt.type
-            if codes is not None and etype not in codes:
-                return none
-            if etype == PPME_PLUGINEVENT_E:
-                src = by_id.get(plugin_id_of(evt))
-                source = src.info.event_source if src is not None else ""
-            else:
-                source = getattr(e, "source", SYSCALL_SOURCE)
-            if sources and source not in sources:
-                return none
-            values = ext.extract(evt, getattr(e, "num", evt.num), source)
-            return values[0] if single else values
-
-        return extract
+        if isinstance(plugin, CPlugin):
+            batch = self._batches.get(plugin.name)
+            if batch is None:
+                batch = self._batches[plugin.name] = ExtractionBatch(plugin, self._by_id)
+            return batch.extractor(field, arg)
+        return ExtractionBatch(plugin, self._by_id).extractor(field, arg)
 
     def register_fields(self, registry: Any) -> None:
         """Give every extraction plugin's fields to libsinsp's field registry."""

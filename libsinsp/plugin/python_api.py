@@ -184,6 +184,13 @@ class _PyExtractor:
             out.append(v)
         return out
 
+    def call(self, evt: Event, num: int, source: str) -> None:
+        """``extract`` keeping the values for ``read`` (the CExtractor interface)."""
+        self.values = self.extract(evt, num, source)
+
+    def read(self, i: int) -> Any:
+        return self.values[i]
+
 
 class _PyParser:
     def __init__(self, adapter: "PyPlugin") -> None:

@@ -3,17 +3,21 @@
  * For counter n: value=n, str="n<n>", even=(n%2==0), rel=n*1000, abs=1000+n,
  * ip=10.0.0.n (IPv6 ::n when n>=200), net=192.168.n.1, digits=decimal digits
  * of n as a string list, bit[i]=(n>>i)&1, tag[key]="<key>=<n>" (no value
- * for key "none"). */
+ * for key "none"). Each request of a batch has its own result storage, so
+ * that several fields (or one field with several arguments) can be
+ * extracted in one plugin_extract_fields call, as the API allows. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "plugin_api.h"
 
+#define MAX_REQ 64
+
 typedef struct {
 	char err[PLUGIN_MAX_ERRLEN];
 	uint64_t u64[8]; ss_plugin_bool b; char s[64]; const char *sp[24];
 	char digits[24][2]; uint8_t ip[16]; uint8_t net[4]; ss_plugin_byte_buffer ipb, netb;
-	char tag[128];
+	uint64_t bit[MAX_REQ]; char tag[MAX_REQ][64]; const char *tagp[MAX_REQ];
 } state_t;
 
 const char *plugin_get_required_api_version(void) { return "3.10.0"; }
@@ -50,6 +54,10 @@ ss_plugin_rc plugin_extract_fields(ss_plugin_t *s, const ss_plugin_event_input *
                                    const ss_plugin_field_extract_input *in) {
 	state_t *st = s;
 	uint64_t n;
+	if(in->num_fields > MAX_REQ) {
+		snprintf(st->err, sizeof(st->err), "more than %d fields in one call", MAX_REQ);
+		return SS_PLUGIN_FAILURE;
+	}
 	if(evt->evt->type != 322) {
 		snprintf(st->err, sizeof(st->err), "unexpected event type %u", evt->evt->type);
 		return SS_PLUGIN_FAILURE;
@@ -80,11 +88,11 @@ ss_plugin_rc plugin_extract_fields(ss_plugin_t *s, const ss_plugin_event_input *
 		}
 		case 8:
 			if(!f->arg_present) { snprintf(st->err, sizeof(st->err), "bit needs an index"); return SS_PLUGIN_FAILURE; }
-			st->u64[3] = (n >> f->arg_index) & 1; f->res.u64 = &st->u64[3]; break;
+			st->bit[i] = (n >> f->arg_index) & 1; f->res.u64 = &st->bit[i]; break;
 		case 9:
 			if(strcmp(f->arg_key, "none") == 0) { f->res_len = 0; break; }
-			snprintf(st->tag, sizeof(st->tag), "%s=%llu", f->arg_key, (unsigned long long)n);
-			st->sp[23] = st->tag; f->res.str = &st->sp[23]; break;
+			snprintf(st->tag[i], sizeof(st->tag[i]), "%s=%llu", f->arg_key, (unsigned long long)n);
+			st->tagp[i] = st->tag[i]; f->res.str = &st->tagp[i]; break;
 		default: snprintf(st->err, sizeof(st->err), "no field %u", f->field_id); return SS_PLUGIN_FAILURE;
 		}
 	}

@@ -2,17 +2,20 @@
  * "threads" table. For counter n it looks up thread tid = 1 + n % 3 and adds 1
  * to the dynamic field "seen" it defined at init; on n == 0 it creates
  * thread 42 with comm "made-by-plugin". Fields: parse.seen[tid] (the "seen"
- * of a thread), parse.comm[tid], parse.nthreads (iterating the table). */
+ * of a thread), parse.comm[tid], parse.nthreads (iterating the table).
+ * Results are stored per request, so one call can answer several fields. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "plugin_api.h"
 
+#define MAX_REQ 64
+
 typedef struct {
 	char err[PLUGIN_MAX_ERRLEN];
 	ss_plugin_table_t *threads;
 	ss_plugin_table_field_t *seen, *comm, *tid;
-	uint64_t u64; const char *str; uint32_t count;
+	uint64_t u64[MAX_REQ]; const char *str[MAX_REQ]; uint32_t count;
 } state_t;
 
 const char *plugin_get_required_api_version(void) { return "3.6.0"; }
@@ -82,6 +85,10 @@ static ss_plugin_bool count_it(ss_plugin_table_iterator_state_t *s, ss_plugin_ta
 
 ss_plugin_rc plugin_extract_fields(ss_plugin_t *s, const ss_plugin_event_input *ev, const ss_plugin_field_extract_input *in) {
 	state_t *st = s;
+	if(in->num_fields > MAX_REQ) {
+		snprintf(st->err, sizeof(st->err), "more than %d fields in one call", MAX_REQ);
+		return SS_PLUGIN_FAILURE;
+	}
 	for(uint32_t i = 0; i < in->num_fields; i++) {
 		ss_plugin_extract_field *f = &in->fields[i];
 		ss_plugin_state_data key, val;
@@ -89,7 +96,7 @@ ss_plugin_rc plugin_extract_fields(ss_plugin_t *s, const ss_plugin_event_input *
 		if(f->field_id == 2) {
 			st->count = 0;
 			in->table_reader_ext->iterate_entries(st->threads, count_it, st);
-			st->u64 = st->count; f->res.u64 = &st->u64; f->res_len = 1;
+			st->u64[i] = st->count; f->res.u64 = &st->u64[i]; f->res_len = 1;
 			continue;
 		}
 		key.s64 = (int64_t)f->arg_index;
@@ -97,10 +104,10 @@ ss_plugin_rc plugin_extract_fields(ss_plugin_t *s, const ss_plugin_event_input *
 		if(!e) continue;
 		if(f->field_id == 0) {
 			in->table_reader_ext->read_entry_field(st->threads, e, st->seen, &val);
-			st->u64 = val.u64; f->res.u64 = &st->u64;
+			st->u64[i] = val.u64; f->res.u64 = &st->u64[i];
 		} else {
 			in->table_reader_ext->read_entry_field(st->threads, e, st->comm, &val);
-			st->str = val.str; f->res.str = &st->str;
+			st->str[i] = val.str; f->res.str = &st->str[i];
 		}
 		f->res_len = 1;
 		in->table_reader_ext->release_table_entry(st->threads, e);
