@@ -186,26 +186,98 @@ def test_stats_count_events_and_a_tiny_buffer_drops(tmp_path):
         assert sum(s.drops_buffer_full for s in stats) > 0
 
 
-def _bpftool_prog_ids() -> set[int]:
-    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True,
-                         check=True).stdout
+def test_storm_into_a_tiny_buffer_drops_without_crash_or_hang():
+    """Two processes hammer a captured syscall while a 4 KiB-per-CPU engine is drained:
+    the kernel counts drops, every batch is well-formed, and stop/close return."""
+    if reason := bpf_refused_reason():
+        pytest.skip(reason)
+    storm = "import os\nfor _ in range(300000): os.getppid()"
+    with ModernBpfEngine(buffer_bytes=4096) as eng:
+        eng.set_interesting_syscalls({"getppid"})
+        eng.start()
+        procs = [subprocess.Popen([sys.executable, "-c", storm]) for _ in range(2)]
+        drained = 0
+        deadline = time.monotonic() + 60
+        while any(p.poll() is None for p in procs):
+            assert time.monotonic() < deadline, "storm did not finish"
+            batch = eng.next_batch(timeout_ms=5)
+            for e in batch:
+                e.validate()  # header and parameter lengths consistent
+            drained += len(batch)
+        eng.stop()
+        while batch := eng.next_batch(timeout_ms=0):
+            drained += len(batch)
+        stats = eng.stats()
+    assert sum(s.drops_buffer_full for s in stats) > 0 and drained > 0
+    assert sum(s.events for s in stats) >= drained
+    assert eng.malformed_records == 0
+
+
+def _bpftool_ids(kind: str) -> set[int]:
+    out = subprocess.run(["bpftool", "-j", kind, "show"], capture_output=True, text=True, check=True).stdout
     return {p["id"] for p in json.loads(out)}
+
+
+def _own_bpf_ids() -> tuple[set[int], set[int]]:
+    """(prog ids, map ids) this process holds through its fds (programs, maps, links),
+    from /proc/self/fdinfo: other engineers' probes on the same machine are not ours."""
+    progs, maps = set(), set()
+    for fd in os.listdir("/proc/self/fdinfo"):
+        try:
+            text = Path(f"/proc/self/fdinfo/{fd}").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            key, _, value = line.partition(":")
+            if key == "prog_id":
+                progs.add(int(value))
+            elif key == "map_id":
+                maps.add(int(value))
+    return progs, maps
+
+
+def _open_close_and_leftovers() -> tuple[set[int], set[int], set[int], set[int]]:
+    """Open, start, drain and close an engine; (its progs, its maps, progs and maps
+    still alive after close). Checks the fds on the way."""
+    fds_before = set(os.listdir("/proc/self/fd"))
+    progs_before, maps_before = _own_bpf_ids()
+    eng = ModernBpfEngine(buffer_bytes=1 << 16)
+    eng.open()
+    eng.start()
+    os.getppid()
+    eng.next_batch(timeout_ms=0)
+    progs, maps = _own_bpf_ids()
+    progs, maps = progs - progs_before, maps - maps_before
+    assert len(progs) >= 10 and len(maps) >= 3
+    assert progs <= _bpftool_ids("prog") and maps <= _bpftool_ids("map")
+    eng.close()
+    eng.close()
+    assert set(os.listdir("/proc/self/fd")) == fds_before
+    # the kernel frees programs and maps asynchronously (RCU, deferred prog-array
+    # clearing) once the last reference (fd, link, prog-array slot, ring mmap) is gone
+    deadline = time.monotonic() + 5
+    while True:
+        left, left_maps = progs & _bpftool_ids("prog"), maps & _bpftool_ids("map")
+        if not (left or left_maps) or time.monotonic() > deadline:
+            return progs, maps, left, left_maps
+
+
+def _prog_arrays(ids: set[int]) -> set[int]:
+    out = subprocess.run(["bpftool", "-j", "map", "show"], capture_output=True, text=True, check=True).stdout
+    return {m["id"] for m in json.loads(out) if m["id"] in ids and m["type"] == "prog_array"}
 
 
 def test_close_releases_programs_maps_and_fds():
     if reason := bpf_refused_reason():
         pytest.skip(reason)
-    fds_before, progs_before = set(os.listdir("/proc/self/fd")), _bpftool_prog_ids()
-    eng = ModernBpfEngine(buffer_bytes=1 << 16)
-    eng.open()
-    eng.start()
-    assert len(_bpftool_prog_ids() - progs_before) >= 10
-    eng.close()
-    eng.close()
-    assert set(os.listdir("/proc/self/fd")) == fds_before
-    # the kernel frees programs asynchronously (RCU) once the last reference
-    # (fd, link, prog-array slot) is gone
-    deadline = time.monotonic() + 5
-    while (left := _bpftool_prog_ids() - progs_before) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not left
+    _, _, left, left_maps = _open_close_and_leftovers()
+    assert not left and not (left_maps - _prog_arrays(left_maps)), (left, left_maps)
+
+
+@pytest.mark.xfail(strict=False, reason="the probe's tail-call prog arrays (exit_stages, exec_stages) "
+                   "sometimes outlive close() with no process holding them: reported, not yet understood")
+def test_close_releases_the_prog_arrays():
+    if reason := bpf_refused_reason():
+        pytest.skip(reason)
+    _, _, _, left_maps = _open_close_and_leftovers()
+    assert not left_maps, left_maps

@@ -59,7 +59,7 @@ HOOKS = ("sched_process_exec", "sched_process_exit")
 EMPTY_PARAMS = {
     "recvmsg": ("msgcontrol",),
 }
-_CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 21, 38, 39
+_CAP_SYS_PTRACE, _CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 19, 21, 38, 39
 _COUNTERS = struct.Struct("<4Q")
 
 
@@ -109,11 +109,15 @@ def check_features() -> None:
         raise ScapError(f"live capture needs kernel BTF: {VMLINUX_BTF} is missing "
                         "(kernel built without CONFIG_DEBUG_INFO_BTF)")
     caps = _capabilities()
+    missing = []
     if not caps & (1 << _CAP_SYS_ADMIN):
         missing = [name for bit, name in ((_CAP_BPF, "CAP_BPF"), (_CAP_PERFMON, "CAP_PERFMON"))
                    if not caps & (1 << bit)]
-        if missing:
-            raise ScapError(f"live capture needs {' and '.join(missing)} (or CAP_SYS_ADMIN)")
+    if not caps & (1 << _CAP_SYS_PTRACE):  # /proc of other users' processes (environ, exe, fds)
+        missing.append("CAP_SYS_PTRACE")
+    if missing:
+        raise ScapError(f"live capture needs {' and '.join(missing)} (CAP_BPF and CAP_PERFMON "
+                        "may be replaced by CAP_SYS_ADMIN); missing from this process's effective set")
     try:
         if not bpf.map_type_supported(bpf.MapType.RINGBUF):
             raise ScapError("the kernel does not support BPF ring buffers (needs Linux >= 5.8)")
