@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from falco_engine.evttypes import ALL_NAMES, codes_of
+from falco_engine.evttypes import ALL_NAMES, GENERIC_CODES, codes_of
 from falco_engine.items import Collector, ExceptionInfo, MacroInfo, RuleInfo, is_str_operator_with_modifier
 from falco_engine.results import Context, ErrorCode, LoadError, LoadResult, WarningCode
 from libsinsp.filter import FilterError, ast, compile_filter, event_types, parse
@@ -352,15 +352,16 @@ class Compiler:
         tree = self._resolve(tree, cond, info.ctx, out, out.macros.get)
         _condition_warnings(tree, info.cond_ctx.in_condition(0, 0, 0, cond), res)
         try:
-            fn = compile_filter(tree, source.registry)
             types = event_types(tree, ALL_NAMES)
+            codes = codes_of(ALL_NAMES if types == "all" else types)
+            fn = compile_filter(tree if types == "all" else drop_indexed_type_checks(tree, codes),
+                                source.registry)  # fmt: skip
         except FilterError as e:
             ctx = info.cond_ctx.in_condition(e.pos.idx, e.pos.line, e.pos.col, cond)
             if info.skip_if_unknown_filter and _is_unknown_field(e.reason):
                 res.add_warning(WarningCode.LOAD_UNKNOWN_FILTER, e.reason, ctx)
                 return None
             raise LoadError(ErrorCode.LOAD_ERR_COMPILE_CONDITION, e.reason, ctx) from None
-        codes = codes_of(ALL_NAMES if types == "all" else types)
         if info.source == "syscall" and len(codes) > _NO_EVTTYPE_LIMIT and info.warn_evttypes:
             res.add_warning(WarningCode.LOAD_NO_EVTTYPE, "Rule matches too many evt.type values. "
                             "This has a significant performance penalty.", info.ctx)  # fmt: skip
@@ -371,6 +372,45 @@ class Compiler:
             evttypes=types, codes=frozenset() if types == "all" else codes, capture=info.capture,
             capture_duration=info.capture_duration, enabled=info.enabled, info=info,
         )  # fmt: skip
+
+
+def _is_type_check_implied(node: ast.Expr, codes: frozenset[int]) -> bool:
+    """``evt.type = x`` / ``evt.type in (...)`` true for every event code in ``codes``."""
+    if not (isinstance(node, ast.BinaryCheck) and isinstance(node.left, ast.Field)
+            and node.left.name == "evt.type" and node.left.arg is None and node.modifier is None):  # fmt: skip
+        return False
+    if node.op in ("=", "==") and isinstance(node.right, ast.Value):
+        names: tuple[str, ...] = (node.right.value,)
+    elif node.op == "in" and isinstance(node.right, ast.ListValue):
+        names = node.right.values
+    else:
+        return False
+    return codes <= codes_of(names)
+
+
+def drop_indexed_type_checks(tree: ast.Expr, codes: frozenset[int]) -> ast.Expr:
+    """``tree`` without the event-type conjuncts the ruleset index already guarantees.
+
+    A rule is only tried on events whose code is in ``codes``; a conjunct
+    (reached from the root through ``and`` only) testing ``evt.type`` against
+    names covering all of them is then always true. Generic events are never
+    covered (their evt.type is the syscall's name). The tree is kept whole when
+    nothing else would be left.
+    """
+    if not codes or codes & GENERIC_CODES:
+        return tree
+
+    def prune(node: ast.Expr) -> ast.Expr | None:
+        if _is_type_check_implied(node, codes):
+            return None
+        if not isinstance(node, ast.And):
+            return node
+        kids = [k for k in (prune(c) for c in node.children) if k is not None]
+        if not kids:
+            return None
+        return kids[0] if len(kids) == 1 else replace(node, children=tuple(kids))
+
+    return prune(tree) or tree
 
 
 def _visible(infos: Mapping[str, MacroInfo], trees: Mapping[str, ast.Expr],

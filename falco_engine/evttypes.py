@@ -16,12 +16,13 @@ _BY_NAME: dict[str, set[int]] = {}
 for _e in EVENTS:
     if _e.name != "NA":
         _BY_NAME.setdefault(_e.name, set()).add(_e.id)
-_GENERIC = frozenset({int(PPME.GENERIC_E), int(PPME.GENERIC_X)})
+#: the generic events: their evt.type is the syscall name, not the event name
+GENERIC_CODES = frozenset({int(PPME.GENERIC_E), int(PPME.GENERIC_X)})
 SYSCALL_NAMES: frozenset[str] = frozenset(n for n in PPM_SC_NAMES.values() if n and n != "unknown")
 
 #: codes of each event-type name a filter can test with ``evt.type``
 CODES_BY_NAME: dict[str, frozenset[int]] = {
-    **{n: _GENERIC for n in SYSCALL_NAMES if n not in _BY_NAME},
+    **{n: GENERIC_CODES for n in SYSCALL_NAMES if n not in _BY_NAME},
     **{n: frozenset(c) for n, c in _BY_NAME.items()},
 }
 ALL_NAMES: frozenset[str] = frozenset(CODES_BY_NAME)

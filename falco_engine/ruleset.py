@@ -8,7 +8,7 @@ upstream; ``run`` returns the first match or all matches.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from falco_engine.compile import CompiledRule
@@ -105,17 +105,21 @@ class Ruleset:
         s = self._set(ruleset)
         return set(ALL_CODES) if s.any_code else {c for c, lst in s.by_code.items() if lst}
 
-    def run(self, evt: Any, code: int, ruleset: int, first: bool) -> list[CompiledRule]:
-        """Rules matching ``evt`` (of event code ``code``): the first one, or all."""
+    def run(self, evt: Any, code: int, ruleset: int, first: bool) -> Sequence[CompiledRule]:
+        """Rules matching ``evt`` (of event code ``code``): the first one, or all. Events
+        no enabled rule can match cost two dict lookups and allocate nothing."""
         s = self._sets.get(ruleset)
         if s is None:
-            return []
+            return ()
+        indexed = s.by_code.get(code)
+        if not indexed and not s.any_code:
+            return ()
         out: list[CompiledRule] = []
-        for lst in (s.by_code.get(code, ()), s.any_code):
+        for lst in (indexed or (), s.any_code):
             for r in lst:
                 if r.filter(evt):
                     if first:
-                        return [r]
+                        return (r,)
                     out.append(r)
             if out:  # upstream stops after the indexed rules when one matched
                 return out

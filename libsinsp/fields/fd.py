@@ -15,7 +15,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from libscap.schema import EF, PPME
+from libscap.schema import EF, EVENTS, PPME
 
 from libsinsp.fdinfo import FD_TYPE_NAMES
 from libsinsp.fields.args import concatenate_paths, dirfd_base, param_text, typechar
@@ -42,9 +42,13 @@ _EVENT_TYPECHAR = {
 }  # fmt: skip
 
 
+#: codes of the events flagged as creating, using or destroying an fd (a set: IntFlag
+#: arithmetic per event is slow)
+_FD_CODES = frozenset(e.id for e in EVENTS if e.flags & _FD_FLAGS)
+
+
 def _has_fd(sevt: "SinspEvent") -> bool:
-    info = sevt.evt.info
-    return info is not None and bool(info.flags & _FD_FLAGS) and sevt.tinfo is not None
+    return sevt.evt.type in _FD_CODES and sevt.tinfo is not None
 
 
 def _fd(fn: Callable[["SinspEvent", "FdInfo"], Any]) -> Callable[["SinspEvent"], Any]:
