@@ -86,6 +86,12 @@ class Inspector:
     # -- sources ----------------------------------------------------------------------
 
     @property
+    def live_engine(self) -> Any:
+        """The ModernBpfEngine of an ``open_live`` source (its syscall filter, its
+        kernel counters), None for other sources or once closed."""
+        return self._engine
+
+    @property
     def boot_ts(self) -> int:
         """Boot time (ns since the epoch) from the machine info, 0 if unknown."""
         return self.machine_info.boot_ts_epoch if self.machine_info is not None else 0
@@ -121,10 +127,10 @@ class Inspector:
         except BaseException:
             engine.close()
             raise
-        self._engine = engine
         self._scan_thread = proc_scan.scan_process
         self._scan_fds = proc_scan.scan_fds
         self._start(self._live(engine), engine.close)
+        self._engine = engine  # after _start, whose close() resets it
 
     def _missing_thread(self, tid: int, ts: int) -> ThreadInfo | None:
         """A row for an unknown thread: read from /proc (live) or a placeholder."""
