@@ -28,10 +28,12 @@ from typing import Any
 
 from falco_engine import Engine, Match, alert_json, format_alert_text
 from libscap.errors import ScapError
+from libsinsp.plugin.info import SYSCALL_SOURCE
 
 from . import metrics as metrics_mod
 from .configuration import Config, ConfigError, load
 from .drops import DropManager
+from .plugins import Plugins, unknown_source_error
 from .outputs import Message, OutputsQueue, build_outputs
 from .outputs import OutputConfigError
 from .outputs.internal import internal_message
@@ -126,8 +128,13 @@ class Alerts:
 class Daemon:
     """One run of falco over one capture source."""
 
-    def __init__(self, opts: RunOptions, config: Config, rules: LoadedRules) -> None:
+    def __init__(self, opts: RunOptions, config: Config, rules: LoadedRules, plugins: Plugins,
+                 sources: list[str]) -> None:
+        """``plugins``: the run's plugins and per-source inspectors; ``sources``: the
+        enabled event sources (live: one capture thread each)."""
         self.opts = opts
+        self.plugins = plugins
+        self.sources = sources
         self.config = config
         self.rules = rules
         self.engine = rules.engine
@@ -138,14 +145,16 @@ class Daemon:
         self._signals: list[int] = []
         self.inspector: Any = None
         self.live_engine: Any = None
+        #: (inspector, source) per capture thread; source "" in replay (each event's own)
+        self.captures: list[tuple[Any, str]] = []
+        self._running = 0
+        self._lock = threading.Lock()
 
     # -- capture source ----------------------------------------------------------------
     def _open(self) -> None:
-        from libsinsp import Inspector
-
         kind = self.config.get("engine.kind", "modern_ebpf")
-        insp = Inspector()
         if kind == "replay":
+            insp = self.inspector = self.plugins.inspectors[SYSCALL_SOURCE]
             path = self.config.get("engine.replay.capture_file", "")
             if not path:
                 raise FatalError("engine.kind is replay but engine.replay.capture_file is empty")
@@ -153,22 +162,34 @@ class Daemon:
                 insp.open_file(path)
             except (OSError, ScapError) as e:
                 raise FatalError(f"Could not open capture file {path}: {e}") from None
-        elif kind == "modern_ebpf":
-            preset = int(self.config.get("engine.modern_ebpf.buf_size_preset", 4))
-            cpus = int(self.config.get("engine.modern_ebpf.cpus_for_each_buffer", 2))
-            try:
-                from libscap.engine.modern_bpf import ModernBpfEngine  # noqa: F401 - fails early if unbuilt
+            self.captures = [(insp, "")]
+            return
+        if kind not in ("modern_ebpf", "nodriver"):
+            raise FatalError(f"engine.kind '{kind}' is not supported by falco-py (modern_ebpf, nodriver, replay)")
+        for src in self.sources:
+            insp = self.plugins.inspectors[src]
+            if src == SYSCALL_SOURCE and kind == "modern_ebpf":
+                self._open_modern_ebpf(insp)
+            else:
+                log.info("Opening '%s' source with %s", src, "no driver" if src == SYSCALL_SOURCE
+                         else f"plugin '{self.plugins.source_plugin(src).name}'")
+                insp.open_events(self.plugins.live_events(src, self.stop_requested), convert=False)
+            self.captures.append((insp, src))
+        self.inspector = self.captures[0][0]
 
-                insp.open_live(buffer_bytes=BUF_SIZE_PRESETS.get(preset, 8 << 20),
-                               cpus_for_each_buffer=max(cpus, 1))
-            except Exception as e:
-                raise FatalError(f"Unable to open the modern_ebpf engine: {e}") from None
-            # the live engine inside the inspector; ModernBpfEngine is what sets the syscall filter
-            self.live_engine = insp._engine
-            self._apply_syscalls()
-        else:
-            raise FatalError(f"engine.kind '{kind}' is not supported by falco-py (modern_ebpf, replay)")
-        self.inspector = insp
+    def _open_modern_ebpf(self, insp: Any) -> None:
+        preset = int(self.config.get("engine.modern_ebpf.buf_size_preset", 4))
+        cpus = int(self.config.get("engine.modern_ebpf.cpus_for_each_buffer", 2))
+        try:
+            from libscap.engine.modern_bpf import ModernBpfEngine  # noqa: F401 - fails early if unbuilt
+
+            insp.open_live(buffer_bytes=BUF_SIZE_PRESETS.get(preset, 8 << 20),
+                           cpus_for_each_buffer=max(cpus, 1))
+        except Exception as e:
+            raise FatalError(f"Unable to open the modern_ebpf engine: {e}") from None
+        # the live engine inside the inspector; ModernBpfEngine is what sets the syscall filter
+        self.live_engine = insp._engine
+        self._apply_syscalls()
 
     def _apply_syscalls(self) -> None:
         if self.live_engine is not None:
@@ -184,12 +205,15 @@ class Daemon:
                 "n_drops_buffer": sum(c.drops_buffer_full for c in cpus)}
 
     # -- the capture thread ------------------------------------------------------------------
-    def _capture(self, alerts: Alerts, drops: DropManager | None) -> None:
+    def _capture(self, insp: Any, source: str, alerts: Alerts, drops: DropManager | None) -> None:
+        """One source's events (``source`` "": replay, each event's own source) through
+        the rules; the run stops when every capture ended or one failed."""
         duration_ns = int(self.opts.duration_s * 1e9)
         first_ts = 0
         stop = self.stop_requested
+        failed = False
         try:
-            for sevt in self.inspector:
+            for sevt in insp:
                 if stop.is_set():
                     break
                 self.num_evts += 1
@@ -200,15 +224,22 @@ class Daemon:
                     elif ts - first_ts >= duration_ns:
                         break
                 if drops is not None and not drops.check(ts):
-                    self.exit_code, self.error = 1, "Drop manager internal error"
+                    self.exit_code, self.error, failed = 1, "Drop manager internal error", True
                     break
-                for m in self.engine.process_event(sevt):
+                src = source or sevt.source
+                if src not in self.plugins.sources:
+                    self.exit_code, self.error, failed = 1, unknown_source_error(sevt.evt), True
+                    break
+                for m in self.engine.process_event(sevt, src):
                     alerts.rule_match(m)
         except Exception as e:  # a capture failure ends the run with a message
             log.exception("capture failed")
-            self.exit_code, self.error = 1, f"Runtime error: {e}. Exiting."
+            self.exit_code, self.error, failed = 1, f"Runtime error: {e}. Exiting.", True
         finally:
-            stop.set()
+            with self._lock:
+                self._running -= 1
+                if failed or not self._running:
+                    stop.set()
 
     # -- signals -------------------------------------------------------------------------------
     def _on_signal(self, signum: int, _frame: Any) -> None:
@@ -236,7 +267,7 @@ class Daemon:
     def _reload(self, alerts: Alerts) -> None:
         try:
             config = load(self.config.loaded_files[0], self.opts.options)
-            rules = load_rules(config, self.opts.rules)
+            rules = load_rules(config, self.opts.rules, self.plugins)
         except (ConfigError, RulesError) as e:
             log.error("reload failed, keeping the running configuration and rules: %s", e)
             return
@@ -274,8 +305,12 @@ class Daemon:
         web = self._webserver(metrics, replay)
         old = self._install_signals()
         start = time.monotonic()
-        cap = threading.Thread(target=self._capture, args=(alerts, drops), name="falco-capture", daemon=True)
-        cap.start()
+        self._running = len(self.captures)
+        caps = [threading.Thread(target=self._capture, name=f"falco-capture-{src or 'replay'}", daemon=True,
+                                 args=(insp, src, alerts, drops if src in ("", SYSCALL_SOURCE) else None))
+                for insp, src in self.captures]
+        for cap in caps:
+            cap.start()
         try:
             deadline = start + self.opts.duration_s if self.opts.duration_s and not replay else None
             while not self.stop_requested.wait(0.1):
@@ -283,7 +318,8 @@ class Daemon:
                 if deadline and time.monotonic() >= deadline:
                     self.stop_requested.set()
             self._handle_signals(alerts)
-            cap.join(2.0)  # an idle live capture may sit in the kernel poll: do not wait for it
+            for cap in caps:
+                cap.join(2.0)  # an idle live capture may sit in the kernel poll: do not wait for it
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
@@ -292,8 +328,11 @@ class Daemon:
             if web is not None:
                 web.stop()
             queue.close()
-            if not cap.is_alive() and self.inspector is not None:
-                self.inspector.close()
+            for cap, (insp, _src) in zip(caps, self.captures):
+                if not cap.is_alive():
+                    insp.close()
+            if not any(cap.is_alive() for cap in caps):
+                self.plugins.close()
         elapsed = time.monotonic() - start
         if self.opts.verbose:
             st = self._capture_stats()

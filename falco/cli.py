@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     a("--list", nargs="?", const="", default=None, metavar="<source>",
       help="List the fields (of <source>) and exit.")
     a("--list-events", action="store_true", help="List all defined syscall events and exit.")
+    a("--list-plugins", action="store_true", help="Print info on all loaded plugins and exit.")
+    a("--plugin-info", metavar="<plugin_name>", help="Print info for the plugin (name or library_path of a "
+      "plugins entry): its capabilities, init config schema and suggested open params, and exit.")
     a("--format", choices=("text", "markdown", "json"), help="Output format of --list/--list-events.")
     a("-M", type=float, default=0.0, metavar="<num_seconds>", help="Stop after <num_seconds>.")
     a("-N", action="store_true", dest="names_only", help="With --list, print field names only.")
@@ -133,10 +136,13 @@ def _print_list_events(fmt: str | None, out: TextIO) -> None:
         out.write("\n")
 
 
-def _print_fields(source: str, names_only: bool, fmt: str | None, out: TextIO) -> None:
-    from libsinsp.fields import registry
-
-    classes = [c for c in registry().fields_by_class() if not source or source in c.sources]
+def _print_fields(registries: list[Any], names_only: bool, fmt: str | None, out: TextIO) -> None:
+    classes, seen = [], set()
+    for reg in registries:
+        for c in reg.fields_by_class():
+            if (c.name, c.sources) not in seen:
+                seen.add((c.name, c.sources))
+                classes.append(c)
     if fmt == "json":
         out.write(json.dumps([{"name": c.name, "desc": c.desc, "event_sources": list(c.sources),
                                "fields": [f.as_dict() for f in c.fields]} for c in classes], indent=2) + "\n")
@@ -157,10 +163,11 @@ def _describe(engine: Any, name: str | None, as_json: bool, out: TextIO) -> None
     out.write(engine.describe_rules(name, json=as_json) + ("\n" if as_json else ""))
 
 
-def _validate(files: list[str], config: Config, describe: bool, rule: str | None) -> int:
+def _validate(files: list[str], config: Config, describe: bool, rule: str | None, plugins: Any) -> int:
     from .rules_setup import new_engine
 
     engine = new_engine(config)
+    plugins.add_sources(engine)
     results = []
     for f in files:
         try:
@@ -209,11 +216,26 @@ def _support(config: Config, argv: list[str], rules_cmdline: list[str]) -> None:
     sys.stdout.write(json.dumps(doc) + "\n")
 
 
+def _select_sources(loaded: list[str], enable: list[str], disable: list[str], capture_mode: bool) -> list[str]:
+    """Upstream's select_event_sources: every loaded source unless --enable-source or
+    --disable-source say otherwise (meaningless in replay: every source is used)."""
+    if capture_mode:
+        return list(loaded)
+    for src in enable + disable:
+        if src not in loaded:
+            raise UsageError(f"Attempted {'enabling' if src in enable else 'disabling'} an unknown event source: {src}")
+    enabled = [s for s in loaded if (s in enable if enable else s not in disable)]
+    if not enabled:
+        raise UsageError("Must enable at least one event source")
+    return enabled
+
+
 # --- entry point ---------------------------------------------------------------------------------
 
 def run(argv: list[str]) -> int:
     """Run falco with ``argv`` (without the program name); returns the exit code."""
     from .app import Daemon, FatalError, RunOptions
+    from .plugins import Plugins, list_plugins, plugin_configs, plugin_info
     from .rules_setup import load_rules
     from .versions import version_text, versions_info
 
@@ -240,19 +262,25 @@ def run(argv: list[str]) -> int:
     if args.list_events:
         _print_list_events(args.format, sys.stdout)
         return 0
+    configs = plugin_configs(config)
+    if args.plugin_info:
+        sys.stdout.write(plugin_info(configs, args.plugin_info))
+        return 0
+    if args.list_plugins:
+        sys.stdout.write(list_plugins(configs))
+        return 0
+    capture_mode = config.get("engine.kind", "modern_ebpf") == "replay"
+    plugins = Plugins(configs, capture_mode)
     if args.list is not None:
-        if args.list not in ("", "syscall"):
-            raise UsageError(f"Unknown event source: {args.list} (falco-py has the syscall source)")
-        _print_fields(args.list, args.names_only, args.format, sys.stdout)
+        if args.list and args.list not in plugins.sources:
+            raise UsageError("Value for --list must be a valid source type")
+        _print_fields([plugins.registry(s) for s in plugins.sources if not args.list or s == args.list],
+                      args.names_only, args.format, sys.stdout)
         return 0
     if args.validate:
-        return _validate(args.validate, config, args.describe_all, args.describe_rule)
-    unknown = [s for s in args.enable_source + args.disable_source if s != "syscall"]
-    if unknown:
-        raise UsageError(f"Attempted enabling/disabling an unknown event source: {unknown[0]}")
-    if args.disable_source:
-        raise UsageError("Must enable at least one event source")
-    rules = load_rules(config, args.rules)
+        return _validate(args.validate, config, args.describe_all, args.describe_rule, plugins)
+    enabled = _select_sources(plugins.sources, args.enable_source, args.disable_source, capture_mode)
+    rules = load_rules(config, args.rules, plugins)
     if args.describe_all or args.describe_rule:
         if args.describe_rule and not any(r.name == args.describe_rule for r in rules.engine.rules):
             raise UsageError(f"Rule {args.describe_rule} not found")
@@ -269,7 +297,7 @@ def run(argv: list[str]) -> int:
                       unbuffered=args.unbuffered, enable_sources=args.enable_source,
                       disable_sources=args.disable_source, pidfile=args.pidfile)
     try:
-        return Daemon(opts, config, rules).run()
+        return Daemon(opts, config, rules, plugins, enabled).run()
     except FatalError as e:
         raise UsageError(str(e)) from None
 
@@ -278,11 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: errors become ``Error: ...`` and exit code 1."""
     from .app import FatalError
     from .outputs import OutputConfigError
+    from .plugins import PluginSetupError
     from .rules_setup import RulesError
 
     try:
         return run(sys.argv[1:] if argv is None else argv)
-    except (UsageError, ConfigError, RulesError, FatalError, OutputConfigError) as e:
+    except (UsageError, ConfigError, RulesError, FatalError, OutputConfigError, PluginSetupError) as e:
         sys.stdout.flush()
         sys.stderr.write(f"Error: {e}\n")
         return 1

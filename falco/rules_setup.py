@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from falco_engine import Engine, LoadResult
 
@@ -70,15 +71,21 @@ class LoadedRules:
     results: list[LoadResult] = field(default_factory=list)
 
 
-def load_rules(config: Config, cmdline: list[str]) -> LoadedRules:
-    """Load every rules file into a new engine and apply the selections."""
+def load_rules(config: Config, cmdline: list[str], plugins: Any = None) -> LoadedRules:
+    """Load every rules file into a new engine and apply the selections. ``plugins``
+    (falco.plugins.Plugins) adds the plugin sources first and checks the rules'
+    required_plugin_versions after loading; as upstream, an unmet requirement is the
+    error reported even when a rules file failed (its unknown fields are the symptom)."""
     paths = configured_rules_paths(config, cmdline)
     if not paths:
         raise RulesError("You must specify at least one rules file/directory via -r or a "
                          "rules_files entry in falco.yaml")
     files = expand_rules_paths(paths)
     engine = new_engine(config)
+    if plugins is not None:
+        plugins.add_sources(engine)
     loaded = LoadedRules(engine, files)
+    error = ""
     log.info("Loading rules from:")
     for f in files:
         try:
@@ -92,9 +99,14 @@ def load_rules(config: Config, cmdline: list[str]) -> LoadedRules:
         loaded.results.append(res)
         log.info("   %s", f)
         if not res.successful:
-            raise RulesError(res.as_text().rstrip("\n"))
+            error = res.as_text().rstrip("\n")
+            break
         if res.has_warnings:
             log.warning("%s", res.as_text().rstrip("\n"))
+    if plugins is not None:
+        error = plugins.requirement_error(engine) or error
+    if error:
+        raise RulesError(error)
     for sel in config.get("rules", []) or []:
         for op, what in sel.items():
             enable = op == "enable"

@@ -166,7 +166,7 @@ def test_help() -> None:
     (["-r", "/nonexistent.yaml", "--dry-run"], "Error: Could not read rules file /nonexistent.yaml"),
     (["-o", "rules_files=/nonexistent.yaml", "--dry-run"], "Error: You must specify at least one rules file"),
     (["--enable-source", "syscall", "--disable-source", "syscall"], "Error: You can not mix --enable-source"),
-    (["--enable-source", "k8s_audit", "--dry-run"], "Error: Attempted enabling/disabling an unknown event source"),
+    (["--enable-source", "k8s_audit", "--dry-run"], "Error: Attempted enabling an unknown event source: k8s_audit"),
     (["-o", "engine.kind=replay", "-o", "engine.replay.capture_file=/nonexistent.scap"],
      "Error: Could not open capture file /nonexistent.scap"),
     (["-o", "engine.kind=replay"], "Error: engine.kind is replay but engine.replay.capture_file is empty"),

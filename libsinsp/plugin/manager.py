@@ -14,8 +14,8 @@ upstream), and initializes it. Then:
   ``add_fields(class_name, infos, extractor_factory, sources)``;
 * ``parse(evt, num, source)`` feeds parsing plugins; ``start_async``/``drain_async``
   collect async events; ``source_of(evt)`` names the source of any event;
-* ``check_required_plugin_versions(reqs)`` applies rules files'
-  ``required_plugin_versions`` (semver-compatible, with alternatives).
+* ``check_required_plugin_versions(reqs)`` (``requirement_errors``) applies rules
+  files' ``required_plugin_versions`` as Falco does (semver-compatible, alternatives).
 """
 
 from __future__ import annotations
@@ -46,6 +46,13 @@ def _config_text(init_config: str | Mapping | None) -> str:
 
 def _option(o: Any) -> Mapping[str, Any]:
     return o if isinstance(o, Mapping) else {"name": o.name, "version": o.version}
+
+
+def open_library(library_path: str, tables: TableRegistry | None = None) -> Plugin:
+    """A plugin loaded and checked but not initialized (``info`` is readable): a C
+    library, or a Python module name or ``.py`` file."""
+    path = str(library_path)
+    return load_python_plugin(path) if is_python_plugin(path) else CPlugin(path, tables)
 
 
 _UNREAD = object()
@@ -169,8 +176,7 @@ class PluginManager:
 
     def load(self, library_path: str, init_config: str | Mapping | None = "") -> Plugin:
         """Load, check and initialize one plugin; PluginError names what is wrong."""
-        path = str(library_path)
-        plugin = load_python_plugin(path) if is_python_plugin(path) else CPlugin(path, self.tables)
+        plugin = open_library(library_path, self.tables)
         info = plugin.info
         if info.name in self.plugins:
             raise PluginError(info.name, f"a plugin with this name is already loaded (from {self.plugins[info.name].path})")
@@ -255,12 +261,15 @@ class PluginManager:
             return batch.extractor(field, arg)
         return ExtractionBatch(plugin, self._by_id).extractor(field, arg)
 
-    def register_fields(self, registry: Any) -> None:
-        """Give every extraction plugin's fields to libsinsp's field registry."""
+    def register_fields(self, registry: Any, source: str | None = None) -> None:
+        """Give the extraction plugins' fields (those usable with ``source``, or all) to
+        libsinsp's field registry."""
         for p in self.plugins.values():
-            if p.info.caps & Capabilities.EXTRACTION:
+            if p.info.caps & Capabilities.EXTRACTION and (
+                    source is None or p.info.compatible(p.info.extract_sources, source)):
                 sources = sorted(p.info.extract_sources) or [SYSCALL_SOURCE, *self.sources()]
-                registry.add_fields(f"{p.name} (plugin)", list(p.info.fields), self.make_extractor, sources)
+                registry.add_fields(f"{p.name} (plugin)", list(p.info.fields), self.make_extractor, sources,
+                                    p.info.description)
 
     # -- parsing and async ----------------------------------------------------------
 
@@ -314,28 +323,41 @@ class PluginManager:
     # -- rules' required_plugin_versions --------------------------------------------
 
     def check_required_plugin_versions(self, requirements: Sequence[Any]) -> list[str]:
-        """Errors for the requirements no loaded plugin satisfies ([] if all are met).
+        """``requirement_errors`` for the plugins of this manager."""
+        return requirement_errors(requirements, {p.name: p.info.version for p in self.plugins.values()})
 
-        Each requirement is a rules-file map ``{name, version, alternatives: [{name,
-        version}]}`` or a sequence of options with ``name``/``version`` (as
-        ``falco_engine.Engine.required_plugin_versions`` gives them); it is met when a
-        plugin of one of the names is loaded with a version of the same major and not
-        older (semver compatibility, as Falco checks it).
-        """
-        errors = []
-        for req in requirements:
-            options = [_option(o) for o in ([req, *req.get("alternatives", [])] if isinstance(req, Mapping) else req)]
-            if not any(self._satisfies(o) for o in options):
-                wanted = " or ".join(f"{o['name']} ({o['version']})" for o in options)
-                loaded = ", ".join(f"{p.name} {p.info.version}" for p in self.plugins.values()) or "none"
-                errors.append(f"Plugin {wanted} is required, but no compatible version is loaded (loaded: {loaded})")
-        return errors
 
-    def _satisfies(self, option: Mapping[str, Any]) -> bool:
-        p = self.plugins.get(option["name"])
-        if p is None:
-            return False
-        want, have = parse_semver(str(option["version"])), parse_semver(p.info.version)
+def requirement_errors(requirements: Sequence[Any], loaded: Mapping[str, str]) -> list[str]:
+    """Errors for the requirements the ``loaded`` plugins (name -> version) do not
+    satisfy ([] if all are met).
+
+    Each requirement is a rules-file map ``{name, version, alternatives: [{name,
+    version}]}`` or a sequence of options with ``name``/``version`` (as
+    ``falco_engine.Engine.required_plugin_versions`` gives them). As Falco checks
+    it, the first option naming a loaded plugin decides: met when that plugin's
+    version has the same major and is not older; the messages are Falco's.
+    """
+    errors = []
+    for req in requirements:
+        options = [_option(o) for o in ([req, *req.get("alternatives", [])] if isinstance(req, Mapping) else req)]
+        error = _requirement_error(options, loaded)
+        if error:
+            errors.append(error)
+    return errors
+
+
+def _requirement_error(options: Sequence[Mapping[str, Any]], loaded: Mapping[str, str]) -> str:
+    for o in options:
+        version = loaded.get(o["name"])
+        if version is None:
+            continue
+        want, have = parse_semver(str(o["version"])), parse_semver(version)
         if want is None:
-            raise PluginError(option["name"], f"required_plugin_versions has an invalid version: {option['version']!r}")
-        return have is not None and have[0] == want[0] and have[1:] >= want[1:]
+            raise PluginError(o["name"], f"required_plugin_versions has an invalid version: {o['version']!r}")
+        if have is None:
+            return f"Plugin '{o['name']}' has invalid version string '{version}'"
+        if have[0] != want[0] or have[1:] < want[1:]:
+            return f"Plugin '{o['name']}' version '{version}' is not compatible with required plugin version '{o['version']}'"
+        return ""
+    wanted = ", ".join(f"{o['name']} (>= {o['version']})" for o in options)
+    return f"Plugin requirement not satisfied, must load one of: {wanted}"
