@@ -197,7 +197,7 @@ class Plugins:
             for src in self.sources:
                 if shared is None or not capture_mode:
                     shared = (Inspector(), PluginManager())
-                    if configs:
+                    if configs or capture_mode:  # replay: every event gets its source, even unknown
                         shared[1].attach(shared[0])
                 insp, m = shared
                 self.inspectors[src], self.managers[src] = insp, m
