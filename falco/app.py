@@ -32,7 +32,9 @@ from libsinsp.plugin.info import SYSCALL_SOURCE
 
 from . import metrics as metrics_mod
 from .configuration import Config, ConfigError, load
+from .capture import Captures
 from .drops import DropManager
+from .interesting_sets import select_syscalls
 from .plugins import Plugins, unknown_source_error
 from .outputs import Message, OutputsQueue, build_outputs
 from .outputs import OutputConfigError
@@ -44,13 +46,6 @@ from .webserver import WebServer, WebServerError
 
 log = logging.getLogger("falco")
 
-#: Syscalls state tracking needs whatever the rules ask for (processes, fds,
-#: users, working directory), as upstream's base_syscalls default set.
-STATE_SYSCALLS = frozenset((
-    "execve execveat clone clone3 fork vfork open openat openat2 creat close dup dup2 dup3 "
-    "fcntl pipe pipe2 socket socketpair connect accept accept4 bind eventfd eventfd2 signalfd "
-    "signalfd4 timerfd_create inotify_init inotify_init1 memfd_create userfaultfd chdir fchdir "
-    "chroot setuid setgid setresuid setresgid setreuid setregid setns unshare capset prctl").split())
 #: buf_size_preset -> ring buffer bytes (upstream's table, 1 MiB .. 512 MiB)
 BUF_SIZE_PRESETS = {i: (1 << 20) << (i - 1) for i in range(1, 11)}
 
@@ -80,18 +75,14 @@ def hostname() -> str:
 
 
 def interesting_syscalls(config: Config, engine: Engine) -> set[str]:
-    """Rules' syscalls plus the state-tracking set, per ``base_syscalls``."""
-    from libscap.engine.modern_bpf import EXIT_PROGRAMS
+    """The syscalls the kernel captures: the rules' ones and the state-tracking
+    base set, per ``base_syscalls`` (falco.interesting_sets), that exist on x86_64."""
     from libscap.schema import SYSCALLS_X86_64
 
-    known = {s.name for s in SYSCALLS_X86_64.values()}
-    if config.get("base_syscalls.all", False):
-        return set(EXIT_PROGRAMS) & known
-    custom = config.get("base_syscalls.custom_set", []) or []
-    add = {s for s in custom if not s.startswith("!")}
-    remove = {s[1:] for s in custom if s.startswith("!")}
-    base = set(STATE_SYSCALLS) if not add or config.get("base_syscalls.repair", False) else set()
-    return ((engine.interesting_syscalls() | base | add) - remove) & known
+    selected = select_syscalls(engine.interesting_syscalls(), config.get("base_syscalls.custom_set", []) or [],
+                               repair=bool(config.get("base_syscalls.repair", False)),
+                               all_syscalls=bool(config.get("base_syscalls.all", False)))
+    return selected & {s.name for s in SYSCALLS_X86_64.values()}
 
 
 class Alerts:
@@ -149,6 +140,8 @@ class Daemon:
         self.captures: list[tuple[Any, str]] = []
         self._running = 0
         self._lock = threading.Lock()
+        #: the ``capture:`` state of each capture thread (empty when capture is disabled)
+        self.scap_captures: list[Captures] = []
 
     # -- capture source ----------------------------------------------------------------
     def _open(self) -> None:
@@ -187,8 +180,7 @@ class Daemon:
                            cpus_for_each_buffer=max(cpus, 1))
         except Exception as e:
             raise FatalError(f"Unable to open the modern_ebpf engine: {e}") from None
-        # the live engine inside the inspector; ModernBpfEngine is what sets the syscall filter
-        self.live_engine = insp._engine
+        self.live_engine = insp.live_engine  # what sets the kernel syscall filter
         self._apply_syscalls()
 
     def _apply_syscalls(self) -> None:
@@ -205,9 +197,11 @@ class Daemon:
                 "n_drops_buffer": sum(c.drops_buffer_full for c in cpus)}
 
     # -- the capture thread ------------------------------------------------------------------
-    def _capture(self, insp: Any, source: str, alerts: Alerts, drops: DropManager | None) -> None:
+    def _capture(self, insp: Any, source: str, alerts: Alerts, drops: DropManager | None,
+                 dumps: Captures | None) -> None:
         """One source's events (``source`` "": replay, each event's own source) through
-        the rules; the run stops when every capture ended or one failed."""
+        the rules and, with ``capture:`` enabled, ``dumps``; the run stops when every
+        capture ended or one failed."""
         duration_ns = int(self.opts.duration_s * 1e9)
         first_ts = 0
         stop = self.stop_requested
@@ -230,12 +224,17 @@ class Daemon:
                 if src not in self.plugins.sources:
                     self.exit_code, self.error, failed = 1, unknown_source_error(sevt.evt), True
                     break
-                for m in self.engine.process_event(sevt, src):
+                matches = self.engine.process_event(sevt, src)
+                for m in matches:
                     alerts.rule_match(m)
+                if dumps is not None:
+                    dumps.process(sevt, matches)
         except Exception as e:  # a capture failure ends the run with a message
             log.exception("capture failed")
             self.exit_code, self.error, failed = 1, f"Runtime error: {e}. Exiting.", True
         finally:
+            if dumps is not None:
+                dumps.close()
             with self._lock:
                 self._running -= 1
                 if failed or not self._running:
@@ -275,6 +274,8 @@ class Daemon:
         alerts.configure(config)
         self.engine = rules.engine  # picked up by the capture thread at its next event
         self._apply_syscalls()
+        for dumps in self.scap_captures:
+            dumps.set_rules(self.engine.rules)
         log.info("reloaded: %d rules files", len(rules.files))
 
     # -- main ------------------------------------------------------------------------------------
@@ -306,9 +307,12 @@ class Daemon:
         old = self._install_signals()
         start = time.monotonic()
         self._running = len(self.captures)
+        if self.config.get("capture.enabled", False):
+            self.scap_captures = [Captures(self.config, insp, self.engine.rules) for insp, _src in self.captures]
+        dumps = self.scap_captures or [None] * len(self.captures)
         caps = [threading.Thread(target=self._capture, name=f"falco-capture-{src or 'replay'}", daemon=True,
-                                 args=(insp, src, alerts, drops if src in ("", SYSCALL_SOURCE) else None))
-                for insp, src in self.captures]
+                                 args=(insp, src, alerts, drops if src in ("", SYSCALL_SOURCE) else None, dump))
+                for (insp, src), dump in zip(self.captures, dumps)]
         for cap in caps:
             cap.start()
         try:
@@ -328,6 +332,7 @@ class Daemon:
             if web is not None:
                 web.stop()
             queue.close()
+            final_stats = self._capture_stats()  # the live engine's counters go with it
             for cap, (insp, _src) in zip(caps, self.captures):
                 if not cap.is_alive():
                     insp.close()
@@ -335,9 +340,8 @@ class Daemon:
                 self.plugins.close()
         elapsed = time.monotonic() - start
         if self.opts.verbose:
-            st = self._capture_stats()
             if self.live_engine is not None:
-                sys.stderr.write(f"Driver Events:{st['n_evts']}\nDriver Drops:{st['n_drops']}\n")
+                sys.stderr.write(f"Driver Events:{final_stats['n_evts']}\nDriver Drops:{final_stats['n_drops']}\n")
             rate = self.num_evts / elapsed if elapsed > 0 else 0.0
             sys.stderr.write(f"Elapsed time: {elapsed:.3f}, Captured Events: {self.num_evts}, {rate:.2f} eps\n")
         if drops is not None:
