@@ -15,7 +15,12 @@ the inspector saw, as current Falco numbers them), its thread looked up (a
 placeholder row is made for an unknown thread, except for events that must
 not create one: clone/fork child side, procexit, context switches), the parser
 for its type (``libsinsp.parsers.PARSERS``) updates state, listeners see it,
-and it is returned unless a filter rejects it. Events that change no state
+and it is returned unless a filter rejects it or upstream never delivers it:
+the enter events old captures still carry for their parameters (open family,
+connect, execve/execveat enters) and a capture's state-only events
+(SCAP_DF_STATE_ONLY) are parsed but not returned, as in current libsinsp; every
+other event is returned, enter-typed ones too (procinfo, procexit, context
+switches, container, drop, plugin and async events). Events that change no state
 cost one dict lookup. A parser that meets a parameter it cannot decode leaves
 state as it was; the event is still returned and counted in ``stats()``.
 """
@@ -28,7 +33,7 @@ from typing import Any, Callable, Iterable, Iterator
 from libscap.errors import ScapError
 from libscap.event import Event
 from libscap.savefile import MachineInfo, open_capture
-from libscap.savefile.converter import Converter, eligibility
+from libscap.savefile.converter import PASS_THROUGH, PLANS, Converter, plan
 from libscap.schema import EC, EVENTS, PPM_EVENT_MAX, PPME
 
 from libsinsp.event import SinspEvent
@@ -42,9 +47,19 @@ from libsinsp.users import GroupTable, UserTable
 #: can_query_os_for_thread_info, plus events with no thread: internal ones).
 _NO_PLACEHOLDER = frozenset(
     [PPME.SYSCALL_CLONE_20_X, PPME.SYSCALL_FORK_20_X, PPME.SYSCALL_VFORK_20_X, PPME.SYSCALL_CLONE3_X,
-     PPME.PROCEXIT_1_E, PPME.SCHEDSWITCH_6_E]
+     PPME.PROCEXIT_1_E, PPME.SCHEDSWITCH_6_E,
+     # events of no thread (upstream's sinsp_parser::reset gives them none)
+     PPME.CONTAINER_JSON_2_E, PPME.USER_ADDED_E, PPME.USER_DELETED_E, PPME.GROUP_ADDED_E,
+     PPME.GROUP_DELETED_E, PPME.PLUGINEVENT_E, PPME.ASYNCEVENT_E]
     + [i for i in range(PPM_EVENT_MAX) if EVENTS[i].category & EC.INTERNAL])
-_PASS = "pass"
+#: Enter events the converter still hands over (for their parameters) that upstream's
+#: sinsp parses and then never delivers (sinsp_evt_filter): open-family and connect enters
+#: (TOCTOU), execve/execveat enters (fallback for empty exit parameters).
+_HIDDEN = frozenset([PPME.SYSCALL_OPEN_E, PPME.SYSCALL_OPENAT_2_E, PPME.SYSCALL_OPENAT2_E,
+                     PPME.SYSCALL_CREAT_E, PPME.SOCKET_CONNECT_E, PPME.SYSCALL_EXECVE_19_E,
+                     PPME.SYSCALL_EXECVEAT_E])
+#: SCAP_DF_STATE_ONLY: a capture's event meant for state, never for the user.
+_DF_STATE_ONLY = 1
 
 Listener = Callable[[SinspEvent], None]
 
@@ -79,6 +94,7 @@ class Inspector:
         self._returned = 0
         self._parse_errors = 0
         self._unconvertible = 0
+        self._state_only_mask = 0
         self._filter: Callable[[SinspEvent], bool] | None = None
         self._listeners: list[Listener] = []
         self._next_purge = 0
@@ -103,6 +119,7 @@ class Inspector:
         self.machine_info = cap.machine_info
         load_state(self.threads, self.users, self.groups, cap.processes, cap.fds, cap.users, cap.groups)
         self._start(self._converted(cap.events()), cap.close)
+        self._state_only_mask = _DF_STATE_ONLY
 
     def open_events(self, events: Iterable[Event], *, convert: bool = True) -> None:
         """Consume libscap events from memory (tests, plugins); old layouts are converted."""
@@ -151,31 +168,26 @@ class Inspector:
             yield from engine.next_batch()
 
     def _converted(self, events: Iterator[Event]) -> Iterator[Event]:
-        """libscap's converter, skipped for events it would pass unchanged (the common case).
-        An event the converter rejects (a layout no rule knows) is skipped and counted."""
+        """libscap's converter; events it passes unchanged (the common case) cost one
+        dict lookup. An event the converter rejects (where upstream's capture would
+        fail: a layout no rule knows) is skipped and counted."""
         converter = Converter()
-        verdicts: dict[tuple[int, int], bool] = {}
+        plans = PLANS
         for evt in events:
-            key = (evt[5], evt[6])
-            fast = verdicts.get(key)
-            if fast is None:
-                try:
-                    fast = verdicts[key] = eligibility(*key) == _PASS
-                except ScapError:
-                    fast = verdicts[key] = False
-            if fast:
+            if (plans.get((evt[5], evt[6])) or plan(evt[5], evt[6])) is PASS_THROUGH:
                 yield evt
-            else:
-                try:
-                    out = converter.convert(evt)
-                except ScapError:
-                    self._unconvertible += 1
-                    continue
-                if out is not None:
-                    yield out
+                continue
+            try:
+                out = converter.convert(evt)
+            except ScapError:
+                self._unconvertible += 1
+                continue
+            if out is not None:
+                yield out
 
     def _start(self, events: Iterator[Event], close: Callable[[], None] | None) -> None:
         self.close()
+        self._state_only_mask = 0
         self._events = events
         self._close = close
 
@@ -228,6 +240,8 @@ class Inspector:
                 self._purge(ts)
             for listener in listeners:
                 listener(sevt)
+            if etype in _HIDDEN or evt[9] & self._state_only_mask:
+                continue
             if flt is not None and not flt(sevt):
                 continue
             self._returned += 1

@@ -124,3 +124,15 @@ def test_read_exit_carries_enter_fd_and_size():
     reads = [(e.get("fd"), e.get("size")) for e in converted if e.info.code == "PPME_SYSCALL_READ_X"]
     # sysdig -r cat_write.scap: "> read fd=3(<f>/lib/x86_64-linux-gnu/libc.so.6) size=832"
     assert (3, 832) in reads
+
+
+def test_exit_after_a_stale_enter_is_delivered():
+    """curl_google twice in a row (as the benchmark capture is built): curl's execve exit
+    opens the second copy while its thread's last stored enter is the exit_group of the
+    first copy. The execve is delivered, with the exit's own values."""
+    events = list(open_capture(CAPTURES / "curl_google.scap").events())
+    converted = list(convert(events + events))
+    execs = [e for e in converted if e.info.code == "PPME_SYSCALL_EXECVE_19_X" and e.tid == 17497]
+    assert len(execs) == 2
+    assert execs[0].raw == execs[1].raw
+    assert (execs[1].get("res"), execs[1].get("exe")) == (0, "curl")

@@ -91,12 +91,19 @@ def test_cat_process_after_cat_write():
 
 
 def test_numbering_counts_what_the_inspector_saw():
+    """evt.num counts every event the inspector parsed, the hidden enter events too
+    (upstream numbers before sinsp_evt_filter drops them)."""
     with Inspector() as insp:
         insp.open_file(CAPTURES / "syscall.scap")
+        seen = []
+        insp.add_event_listener(lambda e: seen.append((e.num, e.evt.info.code)))
         nums = [e.num for e in insp]
         stats = insp.stats()
-    assert nums == list(range(1, len(nums) + 1))
-    assert stats["events_seen"] == stats["events_returned"] == len(nums)
+    assert [n for n, _ in seen] == list(range(1, len(seen) + 1))
+    hidden = [n for n, code in seen if n not in set(nums)]
+    assert hidden and {code for n, code in seen if n in hidden} <= {"PPME_SYSCALL_OPEN_E", "PPME_SOCKET_CONNECT_E",
+                                                                    "PPME_SYSCALL_EXECVE_19_E"}
+    assert stats["events_seen"] == len(seen) and stats["events_returned"] == len(nums) == len(seen) - len(hidden)
 
 
 def test_curl_google_sockets_and_threads():
@@ -127,3 +134,17 @@ def test_unreadable_capture_is_a_scap_error(tmp_path):
     bad.write_bytes(b"not a capture at all")
     with pytest.raises(ScapError, match="bad.scap"):
         Inspector().open_file(bad)
+
+
+@pytest.mark.sysdig
+def test_cat_opens_once_each_as_sysdig_exit_events():
+    """cat_write's open enter events (converted to 3 empty parameters and passed by the
+    converter) are not delivered: each open is seen once, as sysdig's exit events."""
+    out = subprocess.run(["sysdig", "-r", str(CAPTURES / "cat_write.scap"), "-p", "%evt.rawtime %fd.name",
+                          "evt.type=open and proc.name=cat and evt.dir=<"],
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    expected = [line.split(" ") for line in out if line]
+    with Inspector() as insp:
+        insp.open_file(CAPTURES / "cat_write.scap")
+        seen = [[str(e.evt.ts), e.fdinfo.name] for e in insp if e.evt.name == "open" and e.tinfo.comm == "cat"]
+    assert len(expected) == 4 and seen == expected
