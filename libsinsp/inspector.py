@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from libscap.errors import ScapError
 from libscap.event import Event
-from libscap.savefile import MachineInfo, open_capture
+from libscap.savefile import Interfaces, MachineInfo, open_capture
 from libscap.savefile.converter import PASS_THROUGH, PLANS, Converter, plan
 from libscap.schema import EC, EVENTS, PPM_EVENT_MAX, PPME
 
@@ -80,9 +80,14 @@ class Inspector:
         self.users = UserTable()
         self.groups = GroupTable()
         self.machine_info: MachineInfo | None = None
+        #: the machine's network interfaces (a capture's interface list; None if unknown),
+        #: for fd.lip/fd.rip/fd.is_server as upstream's sinsp_network_interfaces
+        self.interfaces: Interfaces | None = None
         self.purge_interval_ns = purge_interval_ns
         #: a procexit's thread, removed when the next event is processed
         self.tid_to_remove: int | None = None
+        #: (tid, fd) closed by the current event, removed when the next one is processed
+        self._fd_to_remove: tuple[int, int] | None = None
         self.failed_thread_adds = 0
         self._events: Iterator[Event] = iter(())
         self._close: Callable[[], None] | None = None
@@ -117,6 +122,7 @@ class Inspector:
         to the current exit-only layout as current libs does (ScapError if unreadable)."""
         cap = open_capture(path)
         self.machine_info = cap.machine_info
+        self.interfaces = cap.interfaces
         load_state(self.threads, self.users, self.groups, cap.processes, cap.fds, cap.users, cap.groups)
         self._start(self._converted(cap.events()), cap.close)
         self._state_only_mask = _DF_STATE_ONLY
@@ -174,11 +180,12 @@ class Inspector:
         converter = Converter()
         plans = PLANS
         for evt in events:
-            if (plans.get((evt[5], evt[6])) or plan(evt[5], evt[6])) is PASS_THROUGH:
+            p = plans.get((evt[5], evt[6])) or plan(evt[5], evt[6])
+            if p is PASS_THROUGH:
                 yield evt
                 continue
             try:
-                out = converter.convert(evt)
+                out = converter.apply(evt, p)
             except ScapError:
                 self._unconvertible += 1
                 continue
@@ -222,6 +229,8 @@ class Inspector:
             if self.tid_to_remove is not None:
                 threads.remove(self.tid_to_remove)
                 self.tid_to_remove = None
+            if self._fd_to_remove is not None:
+                self._remove_fd()
             etype = evt[5]
             ts = evt[2]
             tinfo = tmap.get(evt[3])
@@ -247,6 +256,20 @@ class Inspector:
             self._returned += 1
             return sevt
         return None
+
+    def remove_fd_later(self, tid: int, fd: int) -> None:
+        """Remove ``fd`` from thread ``tid``'s table when the next event is processed
+        (a parser's verdict, so that the current event's fields still see the fd)."""
+        if self._fd_to_remove is not None:
+            self._remove_fd()
+        self._fd_to_remove = (tid, fd)
+
+    def _remove_fd(self) -> None:
+        tid, fd = self._fd_to_remove  # type: ignore[misc]
+        self._fd_to_remove = None
+        tinfo = self.threads.map.get(tid)
+        if tinfo is not None:
+            tinfo.fdtable.pop(fd, None)
 
     def _purge(self, ts: int) -> None:
         if self._next_purge:

@@ -18,7 +18,7 @@ from libscap.savefile import blocks as B
 
 from libsinsp.containers import container_id
 from libsinsp.fdinfo import FdInfo
-from libsinsp.parsers._common import O_CLOEXEC, tuple_name
+from libsinsp.parsers._common import O_CLOEXEC, cgroup_pairs, tuple_name
 from libsinsp.threadinfo import ThreadInfo
 from libsinsp.threadtable import ThreadTable
 from libsinsp.users import GroupTable, UserTable
@@ -75,7 +75,7 @@ def threadinfo_from_scap(p: ProcessInfo) -> ThreadInfo:
     t.gid = t.egid = p.gid
     t.loginuid = p.loginuid
     t.cap_permitted, t.cap_effective, t.cap_inheritable = p.cap_permitted, p.cap_effective, p.cap_inheritable
-    t.cgroups = tuple(tuple(c.partition("=")[::2]) for c in p.cgroups)  # type: ignore[misc]
+    t.cgroups = cgroup_pairs(p.cgroups) or ()
     t.container_id = container_id(t.cgroups)
     t.tty, t.pidns_init_start_ts, t.clone_ts = p.tty, p.pidns_init_start_ts, p.clone_ts
     t.exe_ino, t.exe_ino_ctime, t.exe_ino_mtime = p.exe_ino, p.exe_ino_ctime, p.exe_ino_mtime

@@ -301,8 +301,10 @@ class Converter:
         """The event as current libs delivers it, or None where it is dropped
         (ScapError where upstream's converter fails)."""
         p = PLANS.get((evt[5], evt[6])) or plan(evt[5], evt[6])
-        if p is PASS_THROUGH:
-            return evt
+        return evt if p is PASS_THROUGH else self.apply(evt, p)
+
+    def apply(self, evt: Event, p: Plan) -> Event | None:
+        """``convert`` with the plan of ``evt``'s type and parameter count already at hand."""
         if p.error:
             raise ScapError(f"event #{evt[8]}: {p.error}")
         for step in p.steps:
@@ -328,13 +330,15 @@ class Converter:
         if end > off + old[4]:
             raise _overrun(old, lens)
         params: list[bytes] = []
+        enter = self._stored.get(tid)
+        if enter is not None and enter[0] != step.old_type - 1:
+            enter = None  # a stale enter of another syscall: see the module docs
         used_enter = False
         for instr in step.instrs:
             source = instr[0]
             if source == FROM_ENTER:
-                enter = self._stored.get(tid)
-                if enter is None or enter[0] != step.old_type - 1:
-                    params.append(instr[2])  # none, or a stale one: see the module docs
+                if enter is None:
+                    params.append(instr[2])
                     continue
                 if len(enter[1]) <= instr[1]:
                     raise ScapError(f"event #{old[8]}: conversion wants parameter {instr[1]} of "

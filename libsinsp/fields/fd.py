@@ -148,21 +148,27 @@ def _typechar(sevt: "SinspEvent") -> str | None:
 
 
 def _is_local(sevt: "SinspEvent", ip: Any) -> bool:
-    """Is ``ip`` an address of one of this machine's interfaces?"""
+    """Is ``ip`` an address of this machine? As upstream's sinsp_network_interfaces:
+    an IPv4 address equal to an interface's, an IPv6 one in an interface's /64."""
     ifaces = getattr(sevt.inspector, "interfaces", None)
     if ip is None:
         return False
     if ifaces is not None:
-        entries = ifaces.ipv4 if ip.version == 4 else ifaces.ipv6
-        return any(_same_ip(e.addr, ip) for e in entries)
+        if ip.version == 4:
+            return any(_iface_ip(e.addr) == ip for e in ifaces.ipv4)
+        return any(_same_64(_iface_ip(e.addr), ip) for e in ifaces.ipv6)
     return ip.is_loopback
 
 
-def _same_ip(text: str, ip: Any) -> bool:
+def _iface_ip(text: str) -> Any:
     try:
-        return ipaddress.ip_address(text) == ip
+        return ipaddress.ip_address(text)
     except ValueError:
-        return False
+        return None
+
+
+def _same_64(iface: Any, ip: Any) -> bool:
+    return iface is not None and iface.version == 6 and iface.packed[:8] == ip.packed[:8]
 
 
 def _connected(fi: "FdInfo") -> bool:

@@ -107,16 +107,32 @@ def add_fd(sevt: SinspEvent, fd: int, fdi: FdInfo) -> FdInfo:
     return fdi
 
 
+#: subsystem names libsinsp rewrites (set_cgroups): short forms and the cgroup v2 "io"
+_CGROUP_SUBSYS = {"perf": "perf_event", "mem": "memory", "io": "blkio"}
+
+
+def cgroup_pairs(items) -> tuple[tuple[str, str], ...] | None:
+    """"subsys=path" strings as (subsys, path) pairs, subsystem names as upstream's
+    set_cgroups keeps them (a "_cgroup" suffix dropped, perf/mem/io renamed
+    perf_event/memory/blkio); None (keep the old value) if one has no "=", as upstream."""
+    out = []
+    for item in items:
+        subsys, eq, path = item.partition("=")
+        if not eq:
+            return None
+        subsys = subsys.replace("_cgroup", "", 1)
+        out.append((_CGROUP_SUBSYS.get(subsys, subsys), path))
+    return tuple(out)
+
+
 def split_cgroups(raw: bytes | None) -> tuple[tuple[str, str], ...] | None:
-    """The cgroups parameter ("subsys=path" NUL-separated) as (subsys, path) pairs."""
+    """The cgroups parameter ("subsys=path" NUL-separated) as ``cgroup_pairs``."""
     if not raw:
         return None
-    out = []
-    for item in bytes(raw).split(b"\0"):
-        if item:
-            subsys, _, path = item.decode("utf-8", "surrogateescape").partition("=")
-            out.append((subsys, path))
-    return tuple(out)
+    b = bytes(raw)
+    if b.endswith(b"\0"):
+        b = b[:-1]
+    return cgroup_pairs(b.decode("utf-8", "surrogateescape").split("\0"))
 
 
 def split_strings(raw: bytes | None) -> tuple[str, ...]:

@@ -22,9 +22,8 @@ def parse_close_exit(insp, sevt) -> None:
     t = sevt.tinfo
     if t is None or res is None or res < 0:
         return
-    fdi = sevt.fdinfo  # looked up before the removal
-    if fdi is not None:
-        t.fdtable.pop(sevt.fd, None)
+    if sevt.fdinfo is not None:
+        insp.remove_fd_later(t.tid, sevt.fd)
 
 
 def parse_close_range_exit(insp, sevt) -> None:
