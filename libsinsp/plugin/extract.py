@@ -186,8 +186,8 @@ class CExtractor:
 
     The request array is filled once, and each request has its answer reader
     ready: ``call`` points the event input at the event's bytes and calls the
-    plugin; ``read(i)`` converts answer ``i`` (valid until the next call), so a
-    caller converts only the answers it uses.
+    plugin; ``readers[i]()`` converts answer ``i`` (valid until the next call),
+    so a caller converts only the answers it uses.
     """
 
     def __init__(self, plugin: "CPlugin", requests: Sequence[Request]) -> None:
@@ -196,7 +196,8 @@ class CExtractor:
         for req, slot in zip(requests, self._fields):
             req.fill(slot)
         self._requests = tuple(requests)  # keeps the name/key strings alive
-        self._readers = [_reader(req, self._fields[i]) for i, req in enumerate(requests)]
+        self._slots = [self._fields[i] for i in range(len(requests))]
+        self.readers = [_reader(req, slot) for req, slot in zip(requests, self._slots)]
         self._input = ffi.new("ss_plugin_field_extract_input*")
         plugin.owner.fill_extract_input(self._input)
         self._input.num_fields = len(requests)
@@ -212,16 +213,12 @@ class CExtractor:
         inp.evt = owner.event_pointer(evt)
         inp.evtnum = num
         inp.evtsrc = owner.source_cstr(source)
-        for slot in self._fields:
+        for slot in self._slots:
             slot.res_len = 0
         if self._call(plugin.state, inp, self._input) != 0:
             raise PluginError(plugin.name, f"plugin_extract_fields failed: {plugin.last_error()}")
 
-    def read(self, i: int) -> Any:
-        """The value of request ``i`` from the last call (None: no value)."""
-        return self._readers[i]()
-
     def extract(self, evt: Any, num: int, source: str) -> list[Any]:
         """Values of every request for ``evt``."""
         self.call(evt, num, source)
-        return [read() for read in self._readers]
+        return [read() for read in self.readers]

@@ -78,6 +78,8 @@ class ExtractionBatch:
         self._evt: Any = None
         #: per event: the answers read so far (_UNREAD until asked; None: no value)
         self._cache: list[Any] = []
+        #: per request: ``() -> value`` reading the answer of the last call
+        self._readers: list[Any] = []
 
     def add(self, field: PluginFieldInfo, arg: str | None) -> int:
         """The slot of ``field[arg]`` in the answers (PluginError for a bad argument)."""
@@ -94,7 +96,7 @@ class ExtractionBatch:
     def extractor(self, field: PluginFieldInfo, arg: str | None) -> Any:
         """``event -> value | None`` (a SinspEvent or a bare libscap Event) for one request."""
         slot = self.add(field, arg)
-        cache, run = self._cache, self.run
+        cache, run, readers = self._cache, self.run, self._readers
 
         def extract(e: Any) -> Any:
             evt = getattr(e, "evt", e)
@@ -102,7 +104,7 @@ class ExtractionBatch:
                 run(e, evt)
             v = cache[slot]
             if v is _UNREAD:
-                v = cache[slot] = self._ext.read(slot)
+                v = cache[slot] = readers[slot]()
             return v
 
         return extract
@@ -113,6 +115,7 @@ class ExtractionBatch:
         ext = self._ext
         if ext is None:
             ext = self._ext = self.plugin.extractor(self._requests)
+            self._readers[:] = ext.readers
         cache, n = self._cache, len(self._cache)
         self._evt = None
         etype = evt.type

@@ -18,6 +18,9 @@ from libsinsp.plugin.tables import Table, TableError, TableRegistry, from_c
 log = logging.getLogger("libsinsp.plugin")
 
 SUCCESS, FAILURE = 0, 1
+#: ctypes resolved once (a type given as a string is parsed by cffi at every call)
+_CHARS = ffi.typeof("char[]")
+_EVENT_PTR = ffi.typeof("ss_plugin_event*")
 _LOG_LEVELS = {1: logging.CRITICAL, 2: logging.CRITICAL, 3: logging.ERROR, 4: logging.WARNING,
                5: logging.INFO, 6: logging.INFO, 7: logging.DEBUG, 8: logging.DEBUG}
 
@@ -55,8 +58,8 @@ class Owner:
         buf = evt.buf
         if buf is not self._buf:
             self._buf = buf
-            self._buf_ptr = ffi.from_buffer("char[]", buf)
-        return ffi.cast("ss_plugin_event*", self._buf_ptr + evt.off)
+            self._buf_ptr = ffi.from_buffer(_CHARS, buf)
+        return ffi.cast(_EVENT_PTR, self._buf_ptr + evt.off)
 
     # -- inputs ---------------------------------------------------------------------
 

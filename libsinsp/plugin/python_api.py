@@ -165,6 +165,8 @@ class _PyExtractor:
     def __init__(self, adapter: "PyPlugin", requests: list[tuple[PluginFieldInfo, str | None]]) -> None:
         self.adapter = adapter
         self.calls = []
+        self.values: list[Any] = []
+        self.readers = [(lambda i: lambda: self.values[i])(i) for i in range(len(requests))]
         for f, arg in requests:
             index, key, present = split_arg(adapter.name, f, arg)
             self.calls.append((f, key if key is not None else (index if present else None),
@@ -185,11 +187,8 @@ class _PyExtractor:
         return out
 
     def call(self, evt: Event, num: int, source: str) -> None:
-        """``extract`` keeping the values for ``read`` (the CExtractor interface)."""
+        """``extract`` keeping the values for ``readers`` (the CExtractor interface)."""
         self.values = self.extract(evt, num, source)
-
-    def read(self, i: int) -> Any:
-        return self.values[i]
 
 
 class _PyParser:
