@@ -4,9 +4,11 @@
 
 The ratio sysdig_time / our_time is the figure issue 4 asks for (>= 1.0: as fast).
 The capture is an old-layout one (enter/exit pairs): its 1M records become about
-645k converted events, and libscap's converter dominates the whole-pipeline
-time, so ``test_parsers_and_state`` also times the inspector alone on events
-converted beforehand.
+645k converted events (611k delivered: the open/connect/execve enter events the
+converter passes are parsed, not returned, as upstream), and libscap's converter
+is a large share of the whole-pipeline time, so ``test_converter`` times it alone
+(records/s over events read beforehand) and ``test_parsers_and_state`` times the
+inspector alone on events converted beforehand.
 Run: pytest benchmarks/test_sinsp_inspector.py --benchmark-enable -s
 """
 
@@ -62,6 +64,33 @@ def test_inspector_vs_sysdig(benchmark, big_capture):
 
 
 @pytest.mark.slow
+def test_converter(benchmark, big_capture):
+    """libscap's savefile converter alone: records/s (read beforehand, not timed)."""
+    from libscap.errors import ScapError
+    from libscap.savefile import open_capture
+    from libscap.savefile.converter import Converter
+
+    with open_capture(big_capture) as cap:
+        records = list(cap.events())
+
+    def run() -> int:
+        conv, out = Converter(), 0
+        for e in records:
+            try:
+                out += conv.convert(e) is not None
+            except ScapError:
+                continue
+        return out
+
+    count = benchmark.pedantic(run, rounds=3, iterations=1)
+    secs = benchmark.stats.stats.min
+    benchmark.extra_info.update(records=len(records), events=count, records_per_s=round(len(records) / secs))
+    print(f"\nconverter alone: {len(records)} records -> {count} events in {secs:.3f}s = "
+          f"{len(records) / secs:,.0f} records/s")
+    assert count >= 600_000
+
+
+@pytest.mark.slow
 def test_parsers_and_state(benchmark, big_capture):
     """The inspector's own cost: thread lookup, dispatch, parsers, state (no conversion)."""
     from libscap.errors import ScapError
@@ -91,4 +120,4 @@ def test_parsers_and_state(benchmark, big_capture):
     secs = benchmark.stats.stats.min
     benchmark.extra_info.update(events=count, events_per_s=round(count / secs))
     print(f"\nparsers+state only: {count} events in {secs:.3f}s = {count / secs:,.0f} ev/s")
-    assert count == len(events)
+    assert 600_000 <= count <= len(events)  # the parsed-not-returned enter events are not counted
