@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -292,18 +293,44 @@ static long read_once(struct pybpf_reader *r, uint8_t *buf, size_t cap,
 	return err ? err : count;
 }
 
+/* Longest wait between two looks at the rings (see pybpf_reader_read). */
+#define PYBPF_READER_POLL_MS 4
+
+static long long now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
+
 long pybpf_reader_read(struct pybpf_reader *r, uint8_t *buf, size_t cap,
 		       uint32_t max_records, uint32_t *offsets,
 		       uint32_t *lengths, uint16_t *sources, int timeout_ms)
 {
 	long n = read_once(r, buf, cap, max_records, offsets, lengths, sources);
 	struct epoll_event evs[16];
+	long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
 
 	if (n != 0 || timeout_ms == 0 || max_records == 0)
 		return n;
-	if (epoll_wait(r->epfd, evs, 16, timeout_ms) < 0)
-		return errno == EINTR ? 0 : -errno;
-	return read_once(r, buf, cap, max_records, offsets, lengths, sources);
+	/* Producers may submit without a wakeup (BPF_RB_NO_WAKEUP, as a probe does
+	 * to keep wakeups off its hot path), so the wait is cut into slices of at
+	 * most PYBPF_READER_POLL_MS after which the rings are looked at again. */
+	for (;;) {
+		int slice = PYBPF_READER_POLL_MS;
+		if (timeout_ms > 0) {
+			long long left = deadline - now_ms();
+			if (left <= 0)
+				return 0;
+			if (left < slice)
+				slice = (int)left;
+		}
+		if (epoll_wait(r->epfd, evs, 16, slice) < 0)
+			return errno == EINTR ? 0 : -errno;
+		n = read_once(r, buf, cap, max_records, offsets, lengths, sources);
+		if (n != 0)
+			return n;
+	}
 }
 
 uint64_t pybpf_reader_pending(struct pybpf_reader *r)

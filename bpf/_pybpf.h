@@ -31,7 +31,9 @@ void pybpf_reader_free(struct pybpf_reader *r);
 /* Copy up to max_records records (and at most cap bytes, each record starting
  * 8-byte aligned) into buf. For record i: offsets[i], lengths[i] and the index
  * of its ring buffer sources[i]. If nothing is available and timeout_ms != 0,
- * waits up to timeout_ms (-1: forever) for data first. Returns the number of
+ * waits up to timeout_ms (-1: forever) for data first, looking at the rings
+ * again every few ms even without a wakeup (producers may submit with
+ * BPF_RB_NO_WAKEUP). Returns the number of
  * records, or -errno (-E2BIG: the next record is larger than cap). */
 long pybpf_reader_read(struct pybpf_reader *r, uint8_t *buf, size_t cap,
                        uint32_t max_records, uint32_t *offsets,

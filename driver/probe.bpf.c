@@ -375,7 +375,14 @@ static __always_inline void ev_submit(struct scratch *s)
 		c->drops_no_ring++;
 		return;
 	}
-	if (bpf_ringbuf_output(rb, s->data, len, 0))
+	/* No wakeup per event (a wakeup is an irq_work plus waking the reader:
+	 * microseconds on the traced syscall); the reader looks at the rings
+	 * every few ms anyway and is woken only when the unread data crosses an
+	 * eighth of the ring, so a burst cannot fill it unseen. */
+	__u64 avail = bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA);
+	__u64 mark = bpf_ringbuf_query(rb, BPF_RB_RING_SIZE) / 8;
+	__u64 wake = avail < mark && avail + len + 8 >= mark ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(rb, s->data, len, wake))
 		c->drops_buffer_full++;
 	else
 		c->events++;
