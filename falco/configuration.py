@@ -234,6 +234,8 @@ def _include_entries(data: dict[str, Any]) -> list[tuple[str, str]]:
     entries = data.get(CONFIG_FILES_KEY) or []
     if isinstance(entries, str):
         entries = [entries]
+    if not isinstance(entries, list):
+        raise ConfigError(f"Invalid configuration: key '{CONFIG_FILES_KEY}': expected a list, not {entries!r}")
     out = []
     for e in entries:
         if isinstance(e, str):
@@ -346,7 +348,7 @@ def validate(data: dict[str, Any]) -> list[str]:
         where = _key_text(err.path)
         if err.validator == "additionalProperties":
             known = err.schema.get("properties", {})
-            for extra in sorted(k for k in err.instance if k not in known):
+            for extra in sorted((k for k in err.instance if k not in known), key=str):
                 name = f"{where}.{extra}" if err.path else extra
                 warnings.append(f"unknown configuration key '{name}' (ignored)")
         else:
