@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from falco_engine.evttypes import ALL_NAMES, GENERIC_CODES, codes_of
+from falco_engine.evttypes import ALL_NAMES, codes_of
 from falco_engine.items import Collector, ExceptionInfo, MacroInfo, RuleInfo, is_str_operator_with_modifier
 from falco_engine.results import Context, ErrorCode, LoadError, LoadResult, WarningCode
 from libsinsp.filter import FilterError, ast, compile_filter, event_types, parse
@@ -79,6 +79,7 @@ class CompiledRule:
     extra_fields: dict[str, tuple[Any, bool]]
     exception_fields: frozenset[str]
     condition: ast.Expr
+    #: the condition alone, ``event -> bool`` (the ruleset runs rules through per-code matchers)
     filter: Callable[[Any], bool]
     #: event-type names, or "all"
     evttypes: frozenset[str] | str
@@ -354,8 +355,7 @@ class Compiler:
         try:
             types = event_types(tree, ALL_NAMES)
             codes = codes_of(ALL_NAMES if types == "all" else types)
-            fn = compile_filter(tree if types == "all" else drop_indexed_type_checks(tree, codes),
-                                source.registry)  # fmt: skip
+            fn = compile_filter(tree, source.registry)
         except FilterError as e:
             ctx = info.cond_ctx.in_condition(e.pos.idx, e.pos.line, e.pos.col, cond)
             if info.skip_if_unknown_filter and _is_unknown_field(e.reason):
@@ -372,45 +372,6 @@ class Compiler:
             evttypes=types, codes=frozenset() if types == "all" else codes, capture=info.capture,
             capture_duration=info.capture_duration, enabled=info.enabled, info=info,
         )  # fmt: skip
-
-
-def _is_type_check_implied(node: ast.Expr, codes: frozenset[int]) -> bool:
-    """``evt.type = x`` / ``evt.type in (...)`` true for every event code in ``codes``."""
-    if not (isinstance(node, ast.BinaryCheck) and isinstance(node.left, ast.Field)
-            and node.left.name == "evt.type" and node.left.arg is None and node.modifier is None):  # fmt: skip
-        return False
-    if node.op in ("=", "==") and isinstance(node.right, ast.Value):
-        names: tuple[str, ...] = (node.right.value,)
-    elif node.op == "in" and isinstance(node.right, ast.ListValue):
-        names = node.right.values
-    else:
-        return False
-    return codes <= codes_of(names)
-
-
-def drop_indexed_type_checks(tree: ast.Expr, codes: frozenset[int]) -> ast.Expr:
-    """``tree`` without the event-type conjuncts the ruleset index already guarantees.
-
-    A rule is only tried on events whose code is in ``codes``; a conjunct
-    (reached from the root through ``and`` only) testing ``evt.type`` against
-    names covering all of them is then always true. Generic events are never
-    covered (their evt.type is the syscall's name). The tree is kept whole when
-    nothing else would be left.
-    """
-    if not codes or codes & GENERIC_CODES:
-        return tree
-
-    def prune(node: ast.Expr) -> ast.Expr | None:
-        if _is_type_check_implied(node, codes):
-            return None
-        if not isinstance(node, ast.And):
-            return node
-        kids = [k for k in (prune(c) for c in node.children) if k is not None]
-        if not kids:
-            return None
-        return kids[0] if len(kids) == 1 else replace(node, children=tuple(kids))
-
-    return prune(tree) or tree
 
 
 def _visible(infos: Mapping[str, MacroInfo], trees: Mapping[str, ast.Expr],

@@ -75,7 +75,7 @@ class Engine:
         self._rulesets: dict[str, Ruleset] = {}
         self._output: CompileOutput | None = None
         self.min_priority = len(PRIORITIES) - 1
-        self.rule_matching = "first"
+        self._first = True
         reg = registry if registry is not None else _default_registry()
         self.add_source(SYSCALL_SOURCE, reg, formatter or _default_formatter(reg))
 
@@ -83,7 +83,7 @@ class Engine:
     def add_source(self, name: str, registry: FieldRegistry, formatter: Callable[[str], Any]) -> None:
         """Make rules of ``source: name`` loadable (add sources before loading)."""
         self._sources[name] = Source(name, registry, formatter)
-        self._rulesets[name] = Ruleset(())
+        self._rulesets[name] = Ruleset((), registry)
 
     def set_min_priority(self, priority: str | int) -> None:
         """Keep only rules at least as severe as ``priority`` (name or 0..7); applies
@@ -96,7 +96,12 @@ class Engine:
     def set_rule_matching(self, strategy: str) -> None:
         if strategy.lower() not in ("first", "all"):
             raise ValueError(f"unknown rule_matching '{strategy}' (first, all)")
-        self.rule_matching = strategy.lower()
+        self._first = strategy.lower() == "first"
+
+    @property
+    def rule_matching(self) -> str:
+        """"first" (the first matching rule per event) or "all"."""
+        return "first" if self._first else "all"
 
     def add_extra_output(self, fmt: str, source: str = "", tags: Iterable[str] = (),
                          rule: str = "") -> None:  # fmt: skip
@@ -120,7 +125,7 @@ class Engine:
         self._output = out
         for src in self._sources:
             rules = [r for r in out.rules if r.source == src and r.priority <= self.min_priority]
-            ruleset = self._rulesets[src] = Ruleset(rules)
+            ruleset = self._rulesets[src] = Ruleset(rules, self._sources[src].registry)
             for r in rules:
                 ruleset.enable(r.name, r.info.enabled, 0, match="exact")
         return res
@@ -211,7 +216,7 @@ class Engine:
     def process_event(self, sevt: Any, source: str = SYSCALL_SOURCE, ruleset: int = 0) -> list[Match]:
         """Rules of ``source`` matching ``sevt`` (first or all, per rule_matching)."""
         evt = sevt.evt
-        rules = self._rulesets[source].run(sevt, evt.type, ruleset, self.rule_matching == "first")
+        rules = self._rulesets[source].run(sevt, evt.type, ruleset, self._first)
         return [self._match(r, sevt, evt.ts) for r in rules] if rules else []
 
     @staticmethod

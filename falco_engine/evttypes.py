@@ -40,3 +40,11 @@ def codes_of(names: Iterable[str]) -> frozenset[int]:
 def syscalls_of(names: Iterable[str]) -> frozenset[str]:
     """The syscall names among event-type names."""
     return frozenset(n for n in names if n in SYSCALL_NAMES)
+
+
+def type_name(code: int) -> str | None:
+    """The ``evt.type`` of every event of ``code``; None when it varies (generic
+    events carry their syscall's name) or the code is unknown."""
+    if code in GENERIC_CODES or not 0 <= code < len(EVENTS) or EVENTS[code].name == "NA":
+        return None
+    return EVENTS[code].name

@@ -4,15 +4,26 @@ A rule is tried only on events whose code it can match; rules that can match
 every event type (or none, like ``never_true``) are tried on every event after
 the indexed ones. Within a list, rules keep the order they were enabled in, as
 upstream; ``run`` returns the first match or all matches.
+
+Evaluation: the rules one event code can reach are compiled together, on the
+first event of that code, into ONE function (libsinsp.filter.compile_matcher):
+a field several rules read is extracted once per event, and ``evt.type``, fixed
+for the code (generic events excepted), is a constant, so checks on it are
+decided at compile time. Enabling or disabling rules drops the compiled
+functions of that ruleset id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from falco_engine.compile import CompiledRule
-from falco_engine.evttypes import ALL_CODES
+from falco_engine.evttypes import ALL_CODES, type_name
+from libsinsp.filter import compile_matcher
+from libsinsp.filter.fields import FieldRegistry
+
+Matcher = Callable[[Any], Sequence[CompiledRule]]
 
 
 def matches_wildcard(pattern: str, s: str) -> bool:
@@ -49,14 +60,19 @@ def name_matches(pattern: str, name: str, match: str) -> bool:
 class _Enabled:
     """One ruleset id's enabled rules and their event-code index."""
 
-    def __init__(self) -> None:
+    def __init__(self, registry: FieldRegistry) -> None:
+        self.registry = registry
         self.rules: dict[int, CompiledRule] = {}
         self.by_code: dict[int, list[CompiledRule]] = {}
         self.any_code: list[CompiledRule] = []
+        #: the compiled rules per event code, for first / all matching
+        self.first = _Matchers(self, True)
+        self.every = _Matchers(self, False)
 
     def add(self, rule: CompiledRule) -> None:
         if rule.id in self.rules:
             return
+        self._changed()
         self.rules[rule.id] = rule
         if not rule.codes:
             self.any_code.append(rule)
@@ -66,22 +82,51 @@ class _Enabled:
     def remove(self, rule: CompiledRule) -> None:
         if self.rules.pop(rule.id, None) is None:
             return
+        self._changed()
         lists = [self.any_code] if not rule.codes else [self.by_code[c] for c in rule.codes]
         for lst in lists:
             lst.remove(rule)
+
+    def _changed(self) -> None:
+        self.first.clear()
+        self.every.clear()
+
+
+class _Matchers(dict[int, "Matcher | None"]):
+    """Event code -> the compiled rules of that code (None: no rule to try), built
+    on first use: a hit is a plain dict subscript."""
+
+    def __init__(self, enabled: _Enabled, first: bool) -> None:
+        super().__init__()
+        self.enabled = enabled
+        self.match_first = first
+
+    def __missing__(self, code: int) -> Matcher | None:
+        s = self.enabled
+        indexed, rest = s.by_code.get(code, ()), s.any_code
+        fn = None
+        if indexed or rest:
+            name = type_name(code)
+            fn = compile_matcher([[(r.condition, r) for r in indexed], [(r.condition, r) for r in rest]],
+                                 s.registry, first=self.match_first,
+                                 known={"evt.type": name} if name else None)  # fmt: skip
+        self[code] = fn
+        return fn
 
 
 class Ruleset:
     """The compiled rules of one event source and which are enabled per ruleset id."""
 
-    def __init__(self, rules: Iterable[CompiledRule]) -> None:
+    def __init__(self, rules: Iterable[CompiledRule], registry: FieldRegistry) -> None:
+        """``registry``: the fields of the rules' source, to compile their matchers."""
         self.rules = list(rules)
+        self.registry = registry
         self._sets: dict[int, _Enabled] = {}
 
     def _set(self, ruleset: int) -> _Enabled:
         s = self._sets.get(ruleset)
         if s is None:
-            s = self._sets[ruleset] = _Enabled()
+            s = self._sets[ruleset] = _Enabled(self.registry)
         return s
 
     def enable(self, pattern: str, enabled: bool, ruleset: int = 0, match: str = "wildcard") -> None:
@@ -106,21 +151,11 @@ class Ruleset:
         return set(ALL_CODES) if s.any_code else {c for c, lst in s.by_code.items() if lst}
 
     def run(self, evt: Any, code: int, ruleset: int, first: bool) -> Sequence[CompiledRule]:
-        """Rules matching ``evt`` (of event code ``code``): the first one, or all. Events
-        no enabled rule can match cost two dict lookups and allocate nothing."""
+        """Rules matching ``evt`` (of event code ``code``): the first one, or all (upstream
+        stops after the indexed rules when one matched). Events no enabled rule can
+        match cost two dict lookups and allocate nothing."""
         s = self._sets.get(ruleset)
         if s is None:
             return ()
-        indexed = s.by_code.get(code)
-        if not indexed and not s.any_code:
-            return ()
-        out: list[CompiledRule] = []
-        for lst in (indexed or (), s.any_code):
-            for r in lst:
-                if r.filter(evt):
-                    if first:
-                        return (r,)
-                    out.append(r)
-            if out:  # upstream stops after the indexed rules when one matched
-                return out
-        return out
+        fn = (s.first if first else s.every)[code]
+        return fn(evt) if fn is not None else ()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from libsinsp.filter import FilterCompileError, compile_filter, event_types, parse
-from test_filter_fakes import FakeRegistry
+from libsinsp.filter import FilterCompileError, compile_filter, compile_matcher, event_types, parse
+from test_filter_fakes import Counting, FakeRegistry
 
 EV = {
     "evt.type": "openat",
@@ -129,20 +129,6 @@ def test_missing_fields_are_false() -> None:
         assert compile_filter(parse(text), FakeRegistry())({}) is False, text
 
 
-class Counting(FakeRegistry):
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def make_extractor(self, field, arg):  # type: ignore[no-untyped-def]
-        inner = super().make_extractor(field, arg)
-
-        def count(e):  # type: ignore[no-untyped-def]
-            self.calls += 1
-            return inner(e)
-
-        return count
-
-
 def test_each_field_extracted_once_and_short_circuit() -> None:
     reg = Counting()
     f = compile_filter(parse("proc.name = a or proc.name = b or proc.name contains as"), reg)
@@ -160,6 +146,65 @@ def test_macros_and_lists() -> None:
     assert f(EV) is True
     assert f({**EV, "proc.name": "fish"}) is False
 
+
+
+KNOWN = [  # (filter, value with evt.type known to be "openat"); EV has proc.name Bash
+    ("evt.type = openat", True),
+    ("evt.type = open", False),
+    ("evt.type != open and proc.name = Bash", True),
+    ("evt.type in (open, openat) and proc.name = zsh", False),
+    ("evt.type exists", True),
+    ("evt.type startswith open", True),
+    ("evt.type pmatch (/x)", False),
+    ("toupper(evt.type) = OPENAT", True),
+    ("concat(evt.type, evt.type) = openatopenat", True),
+    ("evt.type = val(proc.name)", False),
+    ("not evt.type = openat or proc.name = Bash", True),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), KNOWN, ids=[t for t, _ in KNOWN])
+def test_known_fields_are_decided_at_compile_time(text: str, expected: bool) -> None:
+    reg = Counting()
+    ev = {**EV, "evt.type": "something else"}  # would give other answers if it were read
+    f = compile_filter(parse(text), reg, known={"evt.type": "openat"})
+    assert f(ev) is expected
+    assert reg.calls == text.count("proc.name")
+
+
+def test_known_field_with_argument_is_still_extracted() -> None:
+    f = compile_filter(parse("evt.arg.name = /etc/passwd"), FakeRegistry(), known={"evt.arg": "x"})
+    assert f(EV) is True
+
+
+def test_matcher_first_and_all() -> None:
+    rules = [(parse("proc.name = zsh"), "a"), (parse("fd.name startswith /etc"), "b"),
+             (parse("proc.name = Bash"), "c")]  # fmt: skip
+    reg = Counting()
+    first = compile_matcher([rules, [(parse("evt.num = 5"), "d")]], reg, first=True)
+    assert first(EV) == ("b",) and reg.calls == 2  # proc.name read once for both of its rules
+    every = compile_matcher([rules, [(parse("evt.num = 5"), "d")]], FakeRegistry(), first=False)
+    assert every(EV) == ["b", "c"]  # the second section runs only when the first had no match
+    assert every({**EV, "fd.name": "/", "proc.name": "x"}) == ["d"]
+    assert every({"evt.num": 4}) == []
+    assert first({"evt.num": 4}) == ()
+
+
+def test_matcher_shares_fields_and_folds_known() -> None:
+    reg = Counting()
+    conds = ["evt.type = open and proc.name = x", "evt.type = openat and proc.name = y",
+             "evt.type = openat and proc.name = Bash and proc.pid = 1234"]  # fmt: skip
+    m = compile_matcher([[(parse(c), i) for i, c in enumerate(conds)]], reg, first=False,
+                        known={"evt.type": "openat"})  # fmt: skip
+    assert m(EV) == [2]
+    assert reg.calls == 2  # proc.name and proc.pid, once each; evt.type never
+    assert (m.__doc__ or "").count("    if ") == 2  # the evt.type = open rule is gone
+
+
+def test_matcher_constant_rules() -> None:
+    m = compile_matcher([[(parse("evt.type = open"), "never"), (parse("evt.type = openat"), "always")]],
+                        FakeRegistry(), first=True, known={"evt.type": "openat"})  # fmt: skip
+    assert m({}) == ("always",)
 
 COMPILE_ERRORS = [
     ("foo.bar = 1", 0, "unknown field 'foo.bar'"),

@@ -75,3 +75,21 @@ class AnyFieldRegistry(FakeRegistry):
 
     def lookup(self, name: str) -> FieldInfo | None:
         return super().lookup(name) or FieldInfo(name, T.CHARBUF, ArgRule.OPTIONAL_KEY)
+
+
+class Counting(FakeRegistry):
+    """FakeRegistry counting extractions, per field name in ``by_field``."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.by_field: dict[str, int] = {}
+
+    def make_extractor(self, field: FieldInfo, arg: str | None) -> Extractor:
+        inner = super().make_extractor(field, arg)
+
+        def count(e: Any) -> Any:
+            self.calls += 1
+            self.by_field[field.name] = self.by_field.get(field.name, 0) + 1
+            return inner(e)
+
+        return count

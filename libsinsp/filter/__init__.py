@@ -6,7 +6,7 @@ into one Python callable over events using a field registry (``fields``), and
 """
 
 from libsinsp.filter.ast import Pos
-from libsinsp.filter.compiler import compile_filter
+from libsinsp.filter.compiler import compile_filter, compile_matcher
 from libsinsp.filter.errors import FilterCompileError, FilterError, FilterSyntaxError
 from libsinsp.filter.evttypes import event_types
 from libsinsp.filter.parser import parse
@@ -18,6 +18,7 @@ __all__ = [
     "FilterSyntaxError",
     "Pos",
     "compile_filter",
+    "compile_matcher",
     "event_types",
     "parse",
     "to_string",

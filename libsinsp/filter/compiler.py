@@ -58,6 +58,8 @@ class _Operand:
     code: str
     type: FieldType
     is_list: bool
+    #: the value is a compile-time constant (a ``known`` field, or a transformer of constants)
+    const: bool = False
 
 
 def _tr_tolower(v: Any) -> Any:
@@ -120,10 +122,12 @@ class _Compiler:
         registry: FieldRegistry,
         macros: Mapping[str, ast.Expr],
         lists: Mapping[str, Sequence[str]],
+        known: Mapping[str, Any],
     ) -> None:
         self.registry = registry
         self.macros = macros
         self.lists = lists
+        self.known = known
         self.ns: dict[str, Any] = {"_M": _MISSING, **RUNTIME}
         self.fields: dict[tuple[str, str | None], int] = {}
         self.field_uses: list[int] = []
@@ -172,6 +176,8 @@ class _Compiler:
                 )
             arg = node.name[len(info.name) + 1 :]
         self.check_arg(info, arg, node)
+        if arg is None and info.name in self.known:
+            return _Operand(self.const(self.known[info.name]), info.type, info.is_list, const=True)
         key = (info.name, arg)
         idx = self.fields.get(key)
         if idx is None:
@@ -223,7 +229,7 @@ class _Compiler:
                         f"transformer 'len' is not supported on type {inner.type.value}", node.pos
                     )
                 fn = self.helper("_tr_len", _tr_len)
-                return _Operand(f"{fn}({inner.code})", FieldType.UINT64, False)
+                return _Operand(f"{fn}({inner.code})", FieldType.UINT64, False, inner.const)
             if inner.type not in STRING_TYPES:
                 raise FilterCompileError(
                     f"transformer '{name}' is not supported on type {inner.type.value}", node.pos
@@ -233,13 +239,14 @@ class _Compiler:
                 fn = self.helper(f"_tr_{name}_each", _elementwise(impl))
             else:
                 fn = self.helper(f"_tr_{name}", impl)
-            return _Operand(f"{fn}({inner.code})", inner.type, inner.is_list)
+            return _Operand(f"{fn}({inner.code})", inner.type, inner.is_list, inner.const)
         if name in ("concat", "join"):
             parts = [self.concat_part(a) for a in node.args]
             if name == "join" and len(parts) < 2:
                 raise FilterCompileError("transformer 'join' takes a separator and values", node.pos)
             fn = self.helper(f"_tr_{name}", _tr_concat if name == "concat" else _tr_join)
-            return _Operand(f"{fn}({', '.join(parts)})", FieldType.CHARBUF, False)
+            code = f"{fn}({', '.join(parts)})"
+            return _Operand(code, FieldType.CHARBUF, False, "\x00" not in code)
         raise FilterCompileError(f"transformer '{name}' is not supported", node.pos)
 
     def concat_part(self, node: ast.Operand) -> str:
@@ -272,8 +279,12 @@ class _Compiler:
             return self.macro(node)
         if isinstance(node, ast.UnaryCheck):
             left = self.operand(node.left)
-            return f"({left.code} is not None)"
+            return self.fold(f"({left.code} is not None)", left.const)
         return self.binary(node)
+
+    def fold(self, code: str, const: bool) -> str | bool:
+        """``code`` itself, or its value when it reads only constants."""
+        return bool(eval(f"(lambda: {code})()", self.ns)) if const else code
 
     def macro(self, node: ast.Identifier) -> str | bool:
         if node.name not in self.macros:
@@ -301,7 +312,7 @@ class _Compiler:
             if not values:
                 return False
             c = self.const(self._prepare(prepare, values, desc, right))
-            return f"((t := {left.code}) is not None and {code('t', c)})"
+            return self.fold(f"((t := {left.code}) is not None and {code('t', c)})", left.const)
         if left.is_list:
             raise FilterCompileError(
                 f"operator '{op}' is not supported by {desc}: use 'in', 'intersects' or 'exists'",
@@ -316,23 +327,24 @@ class _Compiler:
                     f"operator '{op}' does not accept a field on its right-hand side", right.pos
                 )
             rhs = self.operand(right)
-            return f"((t := {left.code}) is not None and (u := {rhs.code}) is not None and {spec_s.code('t', 'u')})"
+            return self.fold(f"((t := {left.code}) is not None and (u := {rhs.code}) is not None and "
+                             f"{spec_s.code('t', 'u')})", left.const and rhs.const)  # fmt: skip
         if isinstance(right, ast.Value):
             c = self.const(self._prepare(spec_s.prepare, right.value, desc, right))
             if spec_s.none_safe:
-                return f"({spec_s.code(left.code, c)})"
-            return f"((t := {left.code}) is not None and {spec_s.code('t', c)})"
+                return self.fold(f"({spec_s.code(left.code, c)})", left.const)
+            return self.fold(f"((t := {left.code}) is not None and {spec_s.code('t', c)})", left.const)
         values = self.list_values(right)
         names = [self.const(self._prepare(spec_s.prepare, v, desc, right)) for v in values]
         if node.modifier == "allof":
             if not names:
-                return f"({left.code} is not None)"
+                return self.fold(f"({left.code} is not None)", left.const)
             joined = " and ".join(spec_s.code("t", c) for c in names)
         else:
             if not names:
                 return False
             joined = " or ".join(spec_s.code("t", c) for c in names)
-        return f"((t := {left.code}) is not None and ({joined}))"
+        return self.fold(f"((t := {left.code}) is not None and ({joined}))", left.const)
 
     @staticmethod
     def _prepare(fn: Callable[[Any], Any], value: Any, desc: str, node: Any) -> Any:
@@ -342,10 +354,10 @@ class _Compiler:
             shown = value if isinstance(value, str) else ", ".join(value)
             raise FilterCompileError(f"invalid value '{shown}' for {desc}: {e}", node.pos) from None
 
-    def build(self, node: ast.Expr) -> Callable[[Any], bool]:
-        body = self.expr(node)
-        if isinstance(body, bool):
-            return (lambda e: True) if body else (lambda e: False)
+    def finish(self, name: str, body: str) -> Callable[..., Any]:
+        """Define function ``name`` from ``body`` (lines after the prologue), each field
+        read through its extractor once: fields used more than once are cached in a
+        local on first use."""
         prologue = []
         for idx, uses in enumerate(self.field_uses):
             marker = f"\x00{idx}\x00"
@@ -354,13 +366,35 @@ class _Compiler:
                 body = body.replace(marker, f"(v{idx} if v{idx} is not _M else (v{idx} := x{idx}(e)))")
             else:
                 body = body.replace(marker, f"x{idx}(e)")
-        # every generated check is already a bool (comparisons, "is not None", "in",
-        # predicates returning bool; and/or over bools), so no bool() call is needed
-        source = "def _filter(e):\n" + "".join(prologue) + f"    return {body}\n"
+        source = f"def {name}(e):\n" + "".join(prologue) + body
         exec(compile(source, "<filter>", "exec"), self.ns)
-        fn: Callable[[Any], bool] = self.ns["_filter"]
+        fn: Callable[..., Any] = self.ns[name]
         fn.__doc__ = source
         return fn
+
+    def build(self, node: ast.Expr) -> Callable[[Any], bool]:
+        body = self.expr(node)
+        if isinstance(body, bool):
+            return (lambda e: True) if body else (lambda e: False)
+        # every generated check is already a bool (comparisons, "is not None", "in",
+        # predicates returning bool; and/or over bools), so no bool() call is needed
+        return self.finish("_filter", f"    return {body}\n")
+
+    def build_matcher(self, sections: Sequence[Sequence[tuple[ast.Expr, Any]]],
+                      first: bool) -> Callable[[Any], Sequence[Any]]:  # fmt: skip
+        lines = [] if first else ["    m = []\n"]
+        for i, section in enumerate(sections):
+            for node, value in section:
+                body = self.expr(node)
+                if body is False:
+                    continue
+                c = self.const(value)
+                hit = f"return ({c},)" if first else f"m.append({c})"
+                lines.append(f"    {hit}\n" if body is True else f"    if {body}:\n        {hit}\n")
+            if not first and i < len(sections) - 1:
+                lines.append("    if m:\n        return m\n")
+        lines.append("    return ()\n" if first else "    return m\n")
+        return self.finish("_match", "".join(lines))
 
 
 def _name(node: ast.Field | ast.Transformer) -> str:
@@ -375,11 +409,32 @@ def compile_filter(
     *,
     macros: Mapping[str, ast.Expr] | None = None,
     lists: Mapping[str, Sequence[str]] | None = None,
+    known: Mapping[str, Any] | None = None,
 ) -> Callable[[Any], bool]:
     """Compile ``node`` into ``event -> bool``; raises FilterCompileError with positions.
 
     ``macros`` maps macro names to parsed ASTs, ``lists`` maps list names to their
     items; both are resolved here (recursively) and unresolved names are errors.
+    ``known`` maps field names (used without argument) to the value they have on
+    every event the filter will see: checks on them are decided at compile time.
     The generated source is kept in the callable's ``__doc__`` for debugging.
     """
-    return _Compiler(registry, macros or {}, lists or {}).build(node)
+    return _Compiler(registry, macros or {}, lists or {}, known or {}).build(node)
+
+
+def compile_matcher(
+    sections: Sequence[Sequence[tuple[ast.Expr, Any]]],
+    registry: FieldRegistry,
+    *,
+    first: bool,
+    known: Mapping[str, Any] | None = None,
+) -> Callable[[Any], Sequence[Any]]:
+    """Compile many filters into one ``event -> matches`` function.
+
+    ``sections`` holds ``(filter, value)`` pairs tried in order; the function
+    returns the values of the matching filters: only the first with ``first``,
+    otherwise all the matches of the first section having any. Every field is
+    extracted at most once per call, whichever filters use it (one function, one
+    set of locals). ``known`` as for compile_filter.
+    """
+    return _Compiler(registry, {}, {}, known or {}).build_matcher(sections, first)
