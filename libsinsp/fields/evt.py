@@ -255,6 +255,20 @@ def _hostname(sevt: "SinspEvent") -> str:
     return os.environ.get("FALCO_HOSTNAME") or socket.gethostname()
 
 
+#: event names by code, None for the generic events (named by their syscall)
+_TYPE_NAMES: tuple[str | None, ...] = tuple(
+    None if e.id in (PPME.GENERIC_E, PPME.GENERIC_X) else e.name for e in EVENTS)  # fmt: skip
+
+
+def _evt_type(sevt: "SinspEvent") -> str:
+    """event_name from a table: that one reads the type through three properties
+    and two enum members (~600 ns a call, the hottest field of rules)."""
+    evt = sevt.evt
+    code = evt.type
+    name = _TYPE_NAMES[code] if code < len(_TYPE_NAMES) else "NA"
+    return name if name is not None else event_name(evt)
+
+
 def _syscall_type(sevt: "SinspEvent") -> str | None:
     if not is_syscall(sevt):
         return None
@@ -301,8 +315,7 @@ EVT = FieldClass("evt", "Generic event fields and fields of system call events."
     _C("evt.hostname", "CHARBUF", "host name (FALCO_HOSTNAME overrides)", _hostname),
     _C("evt.dir", "CHARBUF", "'>' for enter events, '<' for exit events", lambda e: e.evt.direction,
        fmt="DIR", flags=("deprecated",)),
-    _C("evt.type", "CHARBUF", "event name, e.g. 'open' (generic events by their syscall name)",
-       lambda e: event_name(e.evt)),
+    _C("evt.type", "CHARBUF", "event name, e.g. 'open' (generic events by their syscall name)", _evt_type),
     spec("evt", "evt.type.is", "UINT32", "1 when the event type is the argument (evt.type.is.open)",
          _make_type_is, arg=ArgRule.REQUIRED_KEY, fmt="DEC"),
     _C("syscall.type", "CHARBUF", "for system call events, the syscall name; unset otherwise", _syscall_type),
