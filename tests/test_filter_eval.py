@@ -201,6 +201,17 @@ def test_matcher_shares_fields_and_folds_known() -> None:
     assert (m.__doc__ or "").count("    if ") == 2  # the evt.type = open rule is gone
 
 
+def test_matcher_repeated_subtrees_evaluated_once() -> None:
+    shared = "(proc.name = zsh or proc.pname = sshd)"
+    conds = [f"{shared} and proc.pid = 1", f"proc.pid = 1234 and {shared}", f"not {shared}"]
+    m = compile_matcher([[(parse(c), i) for i, c in enumerate(conds)]], FakeRegistry(), first=False)
+    src = m.__doc__ or ""
+    assert "b0 = _M" in src and "b1" not in src  # one local for the shared "or"
+    assert m(EV) == [1]
+    assert m({**EV, "proc.pname": "init"}) == [2]
+    assert m({**EV, "proc.name": "zsh", "proc.pid": 1}) == [0]
+
+
 def test_matcher_constant_rules() -> None:
     m = compile_matcher([[(parse("evt.type = open"), "never"), (parse("evt.type = openat"), "always")]],
                         FakeRegistry(), first=True, known={"evt.type": "openat"})  # fmt: skip

@@ -133,6 +133,10 @@ class _Compiler:
         self.field_uses: list[int] = []
         self.n_consts = 0
         self.expanding: list[str] = []
+        #: and/or/not subtrees met more than once in what is compiled -> their code
+        #: (None until compiled), read through a local computed on first use
+        self.repeated: dict[ast.Expr, str | bool | None] = {}
+        self.n_locals = 0
 
     # -- names in the generated namespace -------------------------------------
     def const(self, value: Any) -> str:
@@ -267,7 +271,34 @@ class _Compiler:
         code = [p for p in parts if not isinstance(p, bool)]
         return (not absorbing) if not code else "(" + f" {op} ".join(code) + ")"  # type: ignore[arg-type]
 
+    def find_repeated(self, trees: Sequence[ast.Expr]) -> None:
+        """Note the and/or/not subtrees occurring more than once (a macro used by
+        several rules): each is evaluated once per event and kept in a local."""
+        seen: set[ast.Expr] = set()
+        todo = list(trees)
+        while todo:
+            node = todo.pop()
+            if isinstance(node, (ast.And, ast.Or, ast.Not)):
+                if node in seen:
+                    self.repeated[node] = None
+                    continue
+                seen.add(node)
+                todo.extend(node.children if isinstance(node, (ast.And, ast.Or)) else (node.child,))
+
     def expr(self, node: ast.Expr) -> str | bool:
+        if node not in self.repeated:
+            return self.expr_uncached(node)
+        code = self.repeated[node]
+        if code is None:
+            body = self.expr_uncached(node)
+            if not isinstance(body, bool):
+                name = f"b{self.n_locals}"
+                self.n_locals += 1
+                body = f"({name} if {name} is not _M else ({name} := {body}))"
+            code = self.repeated[node] = body
+        return code
+
+    def expr_uncached(self, node: ast.Expr) -> str | bool:
         if isinstance(node, ast.And):
             return self.junction(node.children, "and", absorbing=False)
         if isinstance(node, ast.Or):
@@ -366,6 +397,7 @@ class _Compiler:
                 body = body.replace(marker, f"(v{idx} if v{idx} is not _M else (v{idx} := x{idx}(e)))")
             else:
                 body = body.replace(marker, f"x{idx}(e)")
+        prologue.extend(f"    b{i} = _M\n" for i in range(self.n_locals))
         source = f"def {name}(e):\n" + "".join(prologue) + body
         exec(compile(source, "<filter>", "exec"), self.ns)
         fn: Callable[..., Any] = self.ns[name]
@@ -373,6 +405,7 @@ class _Compiler:
         return fn
 
     def build(self, node: ast.Expr) -> Callable[[Any], bool]:
+        self.find_repeated([node])
         body = self.expr(node)
         if isinstance(body, bool):
             return (lambda e: True) if body else (lambda e: False)
@@ -382,6 +415,7 @@ class _Compiler:
 
     def build_matcher(self, sections: Sequence[Sequence[tuple[ast.Expr, Any]]],
                       first: bool) -> Callable[[Any], Sequence[Any]]:  # fmt: skip
+        self.find_repeated([node for section in sections for node, _ in section])
         lines = [] if first else ["    m = []\n"]
         for i, section in enumerate(sections):
             for node, value in section:
