@@ -423,11 +423,37 @@ static __always_inline struct thread_state *saved_args(struct pt_regs *regs)
 	return st && st->nr == (__u64)syscall_nr(regs) ? st : NULL;
 }
 
-static __always_inline __u64 arg(struct thread_state *a, int i)
+/* Argument i of the syscall, from the registers it was called with (exit
+ * programs read them there, as upstream: the syscall does not change them;
+ * only values the call itself could change are saved at entry). */
+static __always_inline __u64 arg(const __u64 *args, int i)
 {
-	if (!a || i < 0 || i > 5)
+	if (i < 0 || i > 5)
 		return 0;
-	return a->a[i];
+	return args[i];
+}
+
+/* The thread's entry, created on first use, set up for syscall `id`. */
+static __always_inline struct thread_state *state_enter(struct pt_regs *regs, long id)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct thread_state *st = bpf_map_lookup_elem(&thread_state, &tid);
+	if (!st) {
+		__u32 zero = 0;
+		struct thread_state *tmpl = bpf_map_lookup_elem(&state_template, &zero);
+		if (!tmpl)
+			return NULL;
+		bpf_map_update_elem(&thread_state, &tid, tmpl, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&thread_state, &tid);
+		if (!st)
+			return NULL;
+	}
+	__u64 a[6] = SYSCALL_ARGS(regs);
+	st->nr = id;
+	__builtin_memcpy(st->a, a, sizeof(a));
+	st->len[0] = 0;
+	st->len[1] = 0;
+	return st;
 }
 
 /* Entry-time values: a string or bytes from user memory into slot 0 or 1. */
@@ -465,10 +491,18 @@ static __always_inline void push_saved(struct scratch *s, struct thread_state *s
 /* ------------------------------------------------------------------------ */
 /* Kernel data                                                              */
 
+/* task is a BTF pointer (bpf_get_current_task_btf): the walk to the fd table
+ * is plain loads the verifier checks (no helper call per field). */
 static __always_inline struct file *fd_to_file(struct task_struct *task, long fd)
 {
-	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
-	unsigned int max = BPF_CORE_READ(task, files, fdt, max_fds);
+	struct files_struct *files = task->files;
+	if (!files)
+		return NULL;
+	struct fdtable *fdt = files->fdt;
+	if (!fdt)
+		return NULL;
+	struct file **fds = fdt->fd;
+	unsigned int max = fdt->max_fds;
 	struct file *f = NULL;
 	if (fd < 0 || fd >= max || !fds)
 		return NULL;
@@ -905,25 +939,11 @@ static __always_inline bool interesting(long nr)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
+	/* Only syscalls with entry-time values have work to do here: their
+	 * `<syscall>_e` program saves them (state_enter); the others cost this
+	 * check and a tail call into an empty slot. */
 	if (!interesting(id))
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct thread_state *st = bpf_map_lookup_elem(&thread_state, &tid);
-	if (!st) {
-		__u32 zero = 0;
-		struct thread_state *tmpl = bpf_map_lookup_elem(&state_template, &zero);
-		if (!tmpl)
-			return 0;
-		bpf_map_update_elem(&thread_state, &tid, tmpl, BPF_NOEXIST);
-		st = bpf_map_lookup_elem(&thread_state, &tid);
-		if (!st)
-			return 0;
-	}
-	__u64 a[6] = SYSCALL_ARGS(regs);
-	st->nr = id;
-	__builtin_memcpy(st->a, a, sizeof(a));
-	st->len[0] = 0;
-	st->len[1] = 0;
 	bpf_tail_call(ctx, &enter_progs, id);
 	return 0;
 }
@@ -972,14 +992,14 @@ int BPF_PROG(sched_process_exit, struct task_struct *task)
 	SEC("tp_btf/sys_enter") int BPF_PROG(name, struct pt_regs *regs, long id)
 #define ENTER_SAVE_STR(name, i)                                                  \
 	ENTER_PROG(name) {                                                           \
-		struct thread_state *st = state_lookup();                                \
+		struct thread_state *st = state_enter(regs, id);                          \
 		if (st)                                                                  \
 			save_str(st, 0, st->a[i]);                                           \
 		return 0;                                                                \
 	}
 #define ENTER_SAVE_2STR(name, i, j)                                              \
 	ENTER_PROG(name) {                                                           \
-		struct thread_state *st = state_lookup();                                \
+		struct thread_state *st = state_enter(regs, id);                          \
 		if (st) {                                                                \
 			save_str(st, 0, st->a[i]);                                           \
 			save_str(st, 1, st->a[j]);                                           \
@@ -988,7 +1008,7 @@ int BPF_PROG(sched_process_exit, struct task_struct *task)
 	}
 #define ENTER_SAVE_SOCKADDR(name, i, len_i)                                      \
 	ENTER_PROG(name) {                                                           \
-		struct thread_state *st = state_lookup();                                \
+		struct thread_state *st = state_enter(regs, id);                          \
 		if (st)                                                                  \
 			save_bytes(st, 0, st->a[i], st->a[len_i]);                           \
 		return 0;                                                                \
@@ -1027,7 +1047,7 @@ ENTER_SAVE_SOCKADDR(sendto_e, 4, 5)
 /* openat2: the path, and the open_how the kernel will use. */
 ENTER_PROG(openat2_e)
 {
-	struct thread_state *st = state_lookup();
+	struct thread_state *st = state_enter(regs, id);
 	if (!st)
 		return 0;
 	save_str(st, 0, st->a[1]);
@@ -1281,7 +1301,7 @@ static __always_inline int exec_tail(struct scratch *s, struct task_struct *task
 		push_user_bytes(s, (const void *)start, end > start ? end - start : 0);
 	} else {
 		struct thread_state *st = state_lookup();
-		const void *const *envp = (const void *const *)arg(st, s->flags ? 3 : 2);
+		const void *const *envp = st ? (const void *const *)st->a[s->flags ? 3 : 2] : NULL;
 		push_len(s, put_str_array(s, envp, 0));
 	}
 	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
@@ -1363,7 +1383,7 @@ static __always_inline int exec_failed(void *ctx, struct pt_regs *regs, long ret
 {
 	if (ret == 0)
 		return 0;
-	struct thread_state *st = saved_args(regs);
+	__u64 args[6] = SYSCALL_ARGS(regs);
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct scratch *s = at ? ev_begin(PPME_SYSCALL_EXECVEAT_X, 30)
 	                       : ev_begin(PPME_SYSCALL_EXECVE_19_X, 31);
@@ -1371,7 +1391,7 @@ static __always_inline int exec_failed(void *ctx, struct pt_regs *regs, long ret
 		return 0;
 	s->from_exec = 0;
 	s->flags = at;
-	push_proc_head(s, task, ret, (const void *const *)arg(st, at ? 2 : 1));
+	push_proc_head(s, task, ret, (const void *const *)arg(args, at ? 2 : 1));
 	bpf_tail_call(ctx, &exit_stages, STAGE_EXEC);
 	return 0;
 }
@@ -1487,12 +1507,16 @@ int BPF_PROG(clone3_x, struct pt_regs *regs, long ret)
 	SEC("tp_btf/sys_exit") int BPF_PROG(name, struct pt_regs *regs, long ret)
 /* Begin an exit program: st = saved entry, task, s = event of `type`. */
 #define BEGIN(type, n)                                                           \
-	struct thread_state *st = saved_args(regs);                                  \
+	__u64 args[6] = SYSCALL_ARGS(regs);                                          \
 	struct task_struct *task = bpf_get_current_task_btf();                       \
 	struct scratch *s = ev_begin(type, n);                                       \
-	(void)st; (void)task;                                                        \
+	(void)args; (void)task;                                                      \
 	if (!s)                                                                      \
 		return 0;
+/* The same, with st = what the thread's `<syscall>_e` program saved. */
+#define BEGIN_SAVED(type, n)                                                     \
+	struct thread_state *st = saved_args(regs);                                  \
+	BEGIN(type, n)
 #define END() do { ev_submit(s); return 0; } while (0)
 
 /* dev and ino of the file an fd refers to (0 when it does not exist). */
@@ -1507,23 +1531,26 @@ static __always_inline void fd_dev_ino(struct task_struct *task, long fd, __u32 
 	struct file *f = fd_to_file(task, fd);
 	if (!f)
 		return;
-	*dev = encode_dev(BPF_CORE_READ(f, f_inode, i_sb, s_dev));
-	*ino = BPF_CORE_READ(f, f_inode, i_ino);
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	if (inode) {
+		*dev = encode_dev(BPF_CORE_READ(inode, i_sb, s_dev));
+		*ino = BPF_CORE_READ(inode, i_ino);
+	}
 	if (BPF_CORE_READ(f, f_mode) & FMODE_CREATED)
 		*created = PPM_O_F_CREATED;
 }
 
 EXIT_PROG(open_x)
 {
-	BEGIN(PPME_SYSCALL_OPEN_X, 6)
+	BEGIN_SAVED(PPME_SYSCALL_OPEN_X, 6)
 	__u32 dev, created;
 	__u64 ino;
 	fd_dev_ino(task, ret, &dev, &ino, &created);
-	__u32 flags = arg(st, 1);
+	__u32 flags = arg(args, 1);
 	push_s64(s, ret);
 	push_saved(s, st, 0);
 	push_u32(s, open_flags_to_ppm(flags) | created);
-	push_u32(s, open_mode_to_ppm(flags, arg(st, 2)));
+	push_u32(s, open_mode_to_ppm(flags, arg(args, 2)));
 	push_u32(s, dev);
 	push_u64(s, ino);
 	END();
@@ -1531,16 +1558,16 @@ EXIT_PROG(open_x)
 
 EXIT_PROG(openat_x)
 {
-	BEGIN(PPME_SYSCALL_OPENAT_2_X, 7)
+	BEGIN_SAVED(PPME_SYSCALL_OPENAT_2_X, 7)
 	__u32 dev, created;
 	__u64 ino;
 	fd_dev_ino(task, ret, &dev, &ino, &created);
-	__u32 flags = arg(st, 2);
+	__u32 flags = arg(args, 2);
 	push_s64(s, ret);
-	push_dirfd(s, arg(st, 0));
+	push_dirfd(s, arg(args, 0));
 	push_saved(s, st, 0);
 	push_u32(s, open_flags_to_ppm(flags) | created);
-	push_u32(s, open_mode_to_ppm(flags, arg(st, 3)));
+	push_u32(s, open_mode_to_ppm(flags, arg(args, 3)));
 	push_u32(s, dev);
 	push_u64(s, ino);
 	END();
@@ -1561,7 +1588,7 @@ static __always_inline __u32 resolve_to_ppm(__u64 r)
 
 EXIT_PROG(openat2_x)
 {
-	BEGIN(PPME_SYSCALL_OPENAT2_X, 8)
+	BEGIN_SAVED(PPME_SYSCALL_OPENAT2_X, 8)
 	__u32 dev, created;
 	__u64 ino;
 	struct open_how how = {};
@@ -1569,7 +1596,7 @@ EXIT_PROG(openat2_x)
 	if (st && st->len[1] >= 24)
 		__builtin_memcpy(&how, st->buf[1], 24);
 	push_s64(s, ret);
-	push_dirfd(s, arg(st, 0));
+	push_dirfd(s, arg(args, 0));
 	push_saved(s, st, 0);
 	push_u32(s, open_flags_to_ppm(how.flags) | created);
 	push_u32(s, open_mode_to_ppm(how.flags, how.mode));
@@ -1581,13 +1608,13 @@ EXIT_PROG(openat2_x)
 
 EXIT_PROG(creat_x)
 {
-	BEGIN(PPME_SYSCALL_CREAT_X, 6)
+	BEGIN_SAVED(PPME_SYSCALL_CREAT_X, 6)
 	__u32 dev, created;
 	__u64 ino;
 	fd_dev_ino(task, ret, &dev, &ino, &created);
 	push_s64(s, ret);
 	push_saved(s, st, 0);
-	push_u32(s, arg(st, 1) & 07777);
+	push_u32(s, arg(args, 1) & 07777);
 	push_u32(s, dev);
 	push_u64(s, ino);
 	push_u16(s, 0); /* creat_flags: overlayfs layers not detected */
@@ -1598,7 +1625,7 @@ EXIT_PROG(close_x)
 {
 	BEGIN(PPME_SYSCALL_CLOSE_X, 2)
 	push_s64(s, ret);
-	push_fd(s, arg(st, 0));
+	push_fd(s, arg(args, 0));
 	END();
 }
 
@@ -1606,7 +1633,7 @@ EXIT_PROG(dup_x)
 {
 	BEGIN(PPME_SYSCALL_DUP_1_X, 2)
 	push_s64(s, ret);
-	push_fd(s, arg(st, 0));
+	push_fd(s, arg(args, 0));
 	END();
 }
 
@@ -1614,8 +1641,8 @@ EXIT_PROG(dup2_x)
 {
 	BEGIN(PPME_SYSCALL_DUP2_X, 3)
 	push_s64(s, ret);
-	push_fd(s, arg(st, 0));
-	push_fd(s, arg(st, 1));
+	push_fd(s, arg(args, 0));
+	push_fd(s, arg(args, 1));
 	END();
 }
 
@@ -1623,9 +1650,9 @@ EXIT_PROG(dup3_x)
 {
 	BEGIN(PPME_SYSCALL_DUP3_X, 4)
 	push_s64(s, ret);
-	push_fd(s, arg(st, 0));
-	push_fd(s, arg(st, 1));
-	push_u32(s, fd_flags_to_ppm(arg(st, 2)));
+	push_fd(s, arg(args, 0));
+	push_fd(s, arg(args, 1));
+	push_u32(s, fd_flags_to_ppm(arg(args, 2)));
 	END();
 }
 
@@ -1633,18 +1660,18 @@ EXIT_PROG(fcntl_x)
 {
 	BEGIN(PPME_SYSCALL_FCNTL_X, 4)
 	push_s64(s, ret);
-	push_fd(s, arg(st, 0));
-	push_u8(s, fcntl_cmd_to_ppm(arg(st, 1)));
-	push_u64(s, arg(st, 2));
+	push_fd(s, arg(args, 0));
+	push_u8(s, fcntl_cmd_to_ppm(arg(args, 1)));
+	push_u64(s, arg(args, 2));
 	END();
 }
 
-static __always_inline int pipe_common(struct scratch *s, struct thread_state *st,
+static __always_inline int pipe_common(struct scratch *s, const __u64 *args,
                                        struct task_struct *task, long ret, bool two)
 {
 	__s32 fds[2] = {-1, -1};
 	__u64 ino = 0;
-	if (ret == 0 && !bpf_probe_read_user(fds, sizeof(fds), (const void *)arg(st, 0))) {
+	if (ret == 0 && !bpf_probe_read_user(fds, sizeof(fds), (const void *)arg(args, 0))) {
 		struct file *f = fd_to_file(task, fds[0]);
 		if (f)
 			ino = BPF_CORE_READ(f, f_inode, i_ino);
@@ -1654,7 +1681,7 @@ static __always_inline int pipe_common(struct scratch *s, struct thread_state *s
 	push_s64(s, fds[1]);
 	push_u64(s, ino);
 	if (two)
-		push_u32(s, fd_flags_to_ppm(arg(st, 1)));
+		push_u32(s, fd_flags_to_ppm(arg(args, 1)));
 	ev_submit(s);
 	return 0;
 }
@@ -1662,23 +1689,23 @@ static __always_inline int pipe_common(struct scratch *s, struct thread_state *s
 EXIT_PROG(pipe_x)
 {
 	BEGIN(PPME_SYSCALL_PIPE_X, 4)
-	return pipe_common(s, st, task, ret, false);
+	return pipe_common(s, args, task, ret, false);
 }
 
 EXIT_PROG(pipe2_x)
 {
 	BEGIN(PPME_SYSCALL_PIPE2_X, 5)
-	return pipe_common(s, st, task, ret, true);
+	return pipe_common(s, args, task, ret, true);
 }
 
 EXIT_PROG(socket_x)
 {
 	BEGIN(PPME_SOCKET_SOCKET_X, 5)
-	__u32 type = arg(st, 1);
+	__u32 type = arg(args, 1);
 	push_s64(s, ret);
-	push_u32(s, arg(st, 0)); /* domain: the PPM_AF values are the kernel's */
+	push_u32(s, arg(args, 0)); /* domain: the PPM_AF values are the kernel's */
 	push_u32(s, type);
-	push_u32(s, arg(st, 2));
+	push_u32(s, arg(args, 2));
 	push_u32(s, fd_flags_to_ppm(type));
 	END();
 }
@@ -1688,7 +1715,7 @@ EXIT_PROG(socketpair_x)
 	BEGIN(PPME_SOCKET_SOCKETPAIR_X, 8)
 	__s32 fds[2] = {-1, -1};
 	__u64 src = 0, peer = 0;
-	if (ret == 0 && !bpf_probe_read_user(fds, sizeof(fds), (const void *)arg(st, 3))) {
+	if (ret == 0 && !bpf_probe_read_user(fds, sizeof(fds), (const void *)arg(args, 3))) {
 		struct sock *sk = fd_to_sock(task, fds[0]);
 		src = (__u64)sk;
 		if (sk && BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX)
@@ -1699,16 +1726,16 @@ EXIT_PROG(socketpair_x)
 	push_s64(s, fds[1]);
 	push_u64(s, src);
 	push_u64(s, peer);
-	push_u32(s, arg(st, 0));
-	push_u32(s, arg(st, 1));
-	push_u32(s, arg(st, 2));
+	push_u32(s, arg(args, 0));
+	push_u32(s, arg(args, 1));
+	push_u32(s, arg(args, 2));
 	END();
 }
 
 EXIT_PROG(connect_x)
 {
-	BEGIN(PPME_SOCKET_CONNECT_X, 4)
-	long fd = (__s32)arg(st, 0);
+	BEGIN_SAVED(PPME_SOCKET_CONNECT_X, 4)
+	long fd = (__s32)arg(args, 0);
 	push_s64(s, ret);
 	/* A tuple only for a connection that exists (or is in progress). */
 	if (ret == 0 || ret == -EINPROGRESS)
@@ -1720,7 +1747,7 @@ EXIT_PROG(connect_x)
 	END();
 }
 
-static __always_inline int accept_common(struct scratch *s, struct thread_state *st,
+static __always_inline int accept_common(struct scratch *s, const __u64 *args,
                                          struct task_struct *task, long ret, bool four)
 {
 	__u32 qlen = 0, qmax = 0;
@@ -1731,7 +1758,7 @@ static __always_inline int accept_common(struct scratch *s, struct thread_state 
 	else
 		push_empty(s);
 	/* the listener's queue, only for a successful accept (as upstream) */
-	struct sock *lsk = ret >= 0 ? fd_to_sock(task, (__s32)arg(st, 0)) : NULL;
+	struct sock *lsk = ret >= 0 ? fd_to_sock(task, (__s32)arg(args, 0)) : NULL;
 	if (lsk) {
 		qlen = BPF_CORE_READ(lsk, sk_ack_backlog);
 		qmax = BPF_CORE_READ(lsk, sk_max_ack_backlog);
@@ -1742,7 +1769,7 @@ static __always_inline int accept_common(struct scratch *s, struct thread_state 
 	push_u32(s, qlen);
 	push_u32(s, qmax);
 	if (four)
-		push_s32(s, fd_flags_to_ppm(arg(st, 3)));
+		push_s32(s, fd_flags_to_ppm(arg(args, 3)));
 	ev_submit(s);
 	return 0;
 }
@@ -1750,21 +1777,21 @@ static __always_inline int accept_common(struct scratch *s, struct thread_state 
 EXIT_PROG(accept_x)
 {
 	BEGIN(PPME_SOCKET_ACCEPT_5_X, 5)
-	return accept_common(s, st, task, ret, false);
+	return accept_common(s, args, task, ret, false);
 }
 
 EXIT_PROG(accept4_x)
 {
 	BEGIN(PPME_SOCKET_ACCEPT4_6_X, 6)
-	return accept_common(s, st, task, ret, true);
+	return accept_common(s, args, task, ret, true);
 }
 
 EXIT_PROG(bind_x)
 {
-	BEGIN(PPME_SOCKET_BIND_X, 3)
+	BEGIN_SAVED(PPME_SOCKET_BIND_X, 3)
 	push_s64(s, ret);
 	push_sockaddr(s, st, 0);
-	push_fd(s, arg(st, 0));
+	push_fd(s, arg(args, 0));
 	END();
 }
 
@@ -1772,19 +1799,19 @@ EXIT_PROG(listen_x)
 {
 	BEGIN(PPME_SOCKET_LISTEN_X, 3)
 	push_s64(s, ret);
-	push_fd(s, arg(st, 0));
-	push_s32(s, arg(st, 1));
+	push_fd(s, arg(args, 0));
+	push_s32(s, arg(args, 1));
 	END();
 }
 
 EXIT_PROG(sendto_x)
 {
 	BEGIN(PPME_SOCKET_SENDTO_X, 5)
-	long fd = (__s32)arg(st, 0);
+	long fd = (__s32)arg(args, 0);
 	push_s64(s, ret);
-	push_io_data(s, arg(st, 1), ret > 0 ? ret : (__s64)arg(st, 2));
+	push_io_data(s, arg(args, 1), ret > 0 ? ret : (__s64)arg(args, 2));
 	push_s64(s, fd);
-	push_u32(s, arg(st, 2));
+	push_u32(s, arg(args, 2));
 	if (ret >= 0)
 		push_socktuple(s, task, fd, false);
 	else
@@ -1795,24 +1822,24 @@ EXIT_PROG(sendto_x)
 EXIT_PROG(recvfrom_x)
 {
 	BEGIN(PPME_SOCKET_RECVFROM_X, 5)
-	long fd = (__s32)arg(st, 0);
+	long fd = (__s32)arg(args, 0);
 	push_s64(s, ret);
-	push_io_data(s, arg(st, 1), ret);
+	push_io_data(s, arg(args, 1), ret);
 	if (ret >= 0)
 		push_socktuple(s, task, fd, true);
 	else
 		push_empty(s);
 	push_s64(s, fd);
-	push_u32(s, arg(st, 2));
+	push_u32(s, arg(args, 2));
 	END();
 }
 
 EXIT_PROG(sendmsg_x)
 {
 	BEGIN(PPME_SOCKET_SENDMSG_X, 5)
-	long fd = (__s32)arg(st, 0);
+	long fd = (__s32)arg(args, 0);
 	struct user_msghdr mh = {};
-	bpf_probe_read_user(&mh, sizeof(mh), (const void *)arg(st, 1));
+	bpf_probe_read_user(&mh, sizeof(mh), (const void *)arg(args, 1));
 	__u64 size = iov_total((__u64)mh.msg_iov, mh.msg_iovlen);
 	push_s64(s, ret);
 	push_iov_data(s, (__u64)mh.msg_iov, mh.msg_iovlen, ret > 0 ? ret : (__s64)size);
@@ -1828,9 +1855,9 @@ EXIT_PROG(sendmsg_x)
 EXIT_PROG(recvmsg_x)
 {
 	BEGIN(PPME_SOCKET_RECVMSG_X, 6)
-	long fd = (__s32)arg(st, 0);
+	long fd = (__s32)arg(args, 0);
 	struct user_msghdr mh = {};
-	bpf_probe_read_user(&mh, sizeof(mh), (const void *)arg(st, 1));
+	bpf_probe_read_user(&mh, sizeof(mh), (const void *)arg(args, 1));
 	push_s64(s, ret);
 	push_u32(s, iov_total((__u64)mh.msg_iov, mh.msg_iovlen));
 	push_iov_data(s, (__u64)mh.msg_iov, mh.msg_iovlen, ret);
@@ -1847,9 +1874,9 @@ EXIT_PROG(read_x)
 {
 	BEGIN(PPME_SYSCALL_READ_X, 4)
 	push_s64(s, ret);
-	push_io_data(s, arg(st, 1), ret);
-	push_fd(s, arg(st, 0));
-	push_u32(s, arg(st, 2));
+	push_io_data(s, arg(args, 1), ret);
+	push_fd(s, arg(args, 0));
+	push_u32(s, arg(args, 2));
 	END();
 }
 
@@ -1857,9 +1884,9 @@ EXIT_PROG(write_x)
 {
 	BEGIN(PPME_SYSCALL_WRITE_X, 4)
 	push_s64(s, ret);
-	push_io_data(s, arg(st, 1), ret > 0 ? ret : (__s64)arg(st, 2));
-	push_fd(s, arg(st, 0));
-	push_u32(s, arg(st, 2));
+	push_io_data(s, arg(args, 1), ret > 0 ? ret : (__s64)arg(args, 2));
+	push_fd(s, arg(args, 0));
+	push_u32(s, arg(args, 2));
 	END();
 }
 
@@ -1867,7 +1894,7 @@ EXIT_PROG(eventfd_x)
 {
 	BEGIN(PPME_SYSCALL_EVENTFD_X, 3)
 	push_s64(s, ret);
-	push_u64(s, (__u32)arg(st, 0));
+	push_u64(s, (__u32)arg(args, 0));
 	push_u32(s, 0);
 	END();
 }
@@ -1876,8 +1903,8 @@ EXIT_PROG(eventfd2_x)
 {
 	BEGIN(PPME_SYSCALL_EVENTFD2_X, 3)
 	push_s64(s, ret);
-	push_u16(s, fd_flags_to_ppm(arg(st, 1)));
-	push_u64(s, (__u32)arg(st, 0));
+	push_u16(s, fd_flags_to_ppm(arg(args, 1)));
+	push_u64(s, (__u32)arg(args, 0));
 	END();
 }
 
@@ -1892,8 +1919,8 @@ EXIT_PROG(signalfd_x)
 {
 	BEGIN(PPME_SYSCALL_SIGNALFD_X, 4)
 	push_s64(s, ret);
-	push_fd(s, arg(st, 0));
-	push_u32(s, user_u32(arg(st, 1)));
+	push_fd(s, arg(args, 0));
+	push_u32(s, user_u32(arg(args, 1)));
 	push_u8(s, 0);
 	END();
 }
@@ -1902,9 +1929,9 @@ EXIT_PROG(signalfd4_x)
 {
 	BEGIN(PPME_SYSCALL_SIGNALFD4_X, 4)
 	push_s64(s, ret);
-	push_u16(s, fd_flags_to_ppm(arg(st, 3)));
-	push_fd(s, arg(st, 0));
-	push_u32(s, user_u32(arg(st, 1)));
+	push_u16(s, fd_flags_to_ppm(arg(args, 3)));
+	push_fd(s, arg(args, 0));
+	push_u32(s, user_u32(arg(args, 1)));
 	END();
 }
 
@@ -1912,8 +1939,8 @@ EXIT_PROG(timerfd_create_x)
 {
 	BEGIN(PPME_SYSCALL_TIMERFD_CREATE_X, 3)
 	push_s64(s, ret);
-	push_u8(s, arg(st, 0));
-	push_u8(s, arg(st, 1));
+	push_u8(s, arg(args, 0));
+	push_u8(s, arg(args, 1));
 	END();
 }
 
@@ -1929,7 +1956,7 @@ EXIT_PROG(inotify_init1_x)
 {
 	BEGIN(PPME_SYSCALL_INOTIFY_INIT1_X, 2)
 	push_s64(s, ret);
-	push_u16(s, fd_flags_to_ppm(arg(st, 0)));
+	push_u16(s, fd_flags_to_ppm(arg(args, 0)));
 	END();
 }
 
@@ -1937,8 +1964,8 @@ EXIT_PROG(memfd_create_x)
 {
 	BEGIN(PPME_SYSCALL_MEMFD_CREATE_X, 3)
 	push_s64(s, ret);
-	push_str(s, (const void *)arg(st, 0), 256, true);
-	push_u32(s, arg(st, 1) & 7); /* MFD_CLOEXEC|ALLOW_SEALING|HUGETLB: same bits */
+	push_str(s, (const void *)arg(args, 0), 256, true);
+	push_u32(s, arg(args, 1) & 7); /* MFD_CLOEXEC|ALLOW_SEALING|HUGETLB: same bits */
 	END();
 }
 
@@ -1946,7 +1973,7 @@ EXIT_PROG(userfaultfd_x)
 {
 	BEGIN(PPME_SYSCALL_USERFAULTFD_X, 2)
 	push_s64(s, ret);
-	push_u32(s, arg(st, 0)); /* the raw flags, as both upstream drivers send them */
+	push_u32(s, arg(args, 0)); /* the raw flags, as both upstream drivers send them */
 	END();
 }
 
@@ -1955,7 +1982,7 @@ EXIT_PROG(userfaultfd_x)
 
 EXIT_PROG(unlink_x)
 {
-	BEGIN(PPME_SYSCALL_UNLINK_2_X, 2)
+	BEGIN_SAVED(PPME_SYSCALL_UNLINK_2_X, 2)
 	push_s64(s, ret);
 	push_saved(s, st, 0);
 	END();
@@ -1963,17 +1990,17 @@ EXIT_PROG(unlink_x)
 
 EXIT_PROG(unlinkat_x)
 {
-	BEGIN(PPME_SYSCALL_UNLINKAT_2_X, 4)
+	BEGIN_SAVED(PPME_SYSCALL_UNLINKAT_2_X, 4)
 	push_s64(s, ret);
-	push_dirfd(s, arg(st, 0));
+	push_dirfd(s, arg(args, 0));
 	push_saved(s, st, 0);
-	push_u32(s, arg(st, 2) & 0x200); /* AT_REMOVEDIR: same bit */
+	push_u32(s, arg(args, 2) & 0x200); /* AT_REMOVEDIR: same bit */
 	END();
 }
 
 EXIT_PROG(rename_x)
 {
-	BEGIN(PPME_SYSCALL_RENAME_X, 3)
+	BEGIN_SAVED(PPME_SYSCALL_RENAME_X, 3)
 	push_s64(s, ret);
 	push_saved(s, st, 0);
 	push_saved(s, st, 1);
@@ -1982,49 +2009,49 @@ EXIT_PROG(rename_x)
 
 EXIT_PROG(renameat_x)
 {
-	BEGIN(PPME_SYSCALL_RENAMEAT_X, 5)
+	BEGIN_SAVED(PPME_SYSCALL_RENAMEAT_X, 5)
 	push_s64(s, ret);
-	push_dirfd(s, arg(st, 0));
+	push_dirfd(s, arg(args, 0));
 	push_saved(s, st, 0);
-	push_dirfd(s, arg(st, 2));
+	push_dirfd(s, arg(args, 2));
 	push_saved(s, st, 1);
 	END();
 }
 
 EXIT_PROG(renameat2_x)
 {
-	BEGIN(PPME_SYSCALL_RENAMEAT2_X, 6)
+	BEGIN_SAVED(PPME_SYSCALL_RENAMEAT2_X, 6)
 	push_s64(s, ret);
-	push_dirfd(s, arg(st, 0));
+	push_dirfd(s, arg(args, 0));
 	push_saved(s, st, 0);
-	push_dirfd(s, arg(st, 2));
+	push_dirfd(s, arg(args, 2));
 	push_saved(s, st, 1);
-	push_u32(s, arg(st, 4) & 7); /* RENAME_*: same bits */
+	push_u32(s, arg(args, 4) & 7); /* RENAME_*: same bits */
 	END();
 }
 
 EXIT_PROG(mkdir_x)
 {
-	BEGIN(PPME_SYSCALL_MKDIR_2_X, 3)
+	BEGIN_SAVED(PPME_SYSCALL_MKDIR_2_X, 3)
 	push_s64(s, ret);
 	push_saved(s, st, 0);
-	push_u32(s, arg(st, 1));
+	push_u32(s, arg(args, 1));
 	END();
 }
 
 EXIT_PROG(mkdirat_x)
 {
-	BEGIN(PPME_SYSCALL_MKDIRAT_X, 4)
+	BEGIN_SAVED(PPME_SYSCALL_MKDIRAT_X, 4)
 	push_s64(s, ret);
-	push_dirfd(s, arg(st, 0));
+	push_dirfd(s, arg(args, 0));
 	push_saved(s, st, 0);
-	push_u32(s, arg(st, 2));
+	push_u32(s, arg(args, 2));
 	END();
 }
 
 EXIT_PROG(rmdir_x)
 {
-	BEGIN(PPME_SYSCALL_RMDIR_2_X, 2)
+	BEGIN_SAVED(PPME_SYSCALL_RMDIR_2_X, 2)
 	push_s64(s, ret);
 	push_saved(s, st, 0);
 	END();
@@ -2032,7 +2059,7 @@ EXIT_PROG(rmdir_x)
 
 EXIT_PROG(link_x)
 {
-	BEGIN(PPME_SYSCALL_LINK_2_X, 3)
+	BEGIN_SAVED(PPME_SYSCALL_LINK_2_X, 3)
 	push_s64(s, ret);
 	push_saved(s, st, 0);
 	push_saved(s, st, 1);
@@ -2041,19 +2068,19 @@ EXIT_PROG(link_x)
 
 EXIT_PROG(linkat_x)
 {
-	BEGIN(PPME_SYSCALL_LINKAT_2_X, 6)
+	BEGIN_SAVED(PPME_SYSCALL_LINKAT_2_X, 6)
 	push_s64(s, ret);
-	push_dirfd(s, arg(st, 0));
+	push_dirfd(s, arg(args, 0));
 	push_saved(s, st, 0);
-	push_dirfd(s, arg(st, 2));
+	push_dirfd(s, arg(args, 2));
 	push_saved(s, st, 1);
-	push_u32(s, arg(st, 4) & 0x1400); /* AT_SYMLINK_FOLLOW|AT_EMPTY_PATH: same bits */
+	push_u32(s, arg(args, 4) & 0x1400); /* AT_SYMLINK_FOLLOW|AT_EMPTY_PATH: same bits */
 	END();
 }
 
 EXIT_PROG(symlink_x)
 {
-	BEGIN(PPME_SYSCALL_SYMLINK_X, 3)
+	BEGIN_SAVED(PPME_SYSCALL_SYMLINK_X, 3)
 	push_s64(s, ret);
 	push_saved(s, st, 0);
 	push_saved(s, st, 1);
@@ -2062,20 +2089,20 @@ EXIT_PROG(symlink_x)
 
 EXIT_PROG(symlinkat_x)
 {
-	BEGIN(PPME_SYSCALL_SYMLINKAT_X, 4)
+	BEGIN_SAVED(PPME_SYSCALL_SYMLINKAT_X, 4)
 	push_s64(s, ret);
 	push_saved(s, st, 0);
-	push_dirfd(s, arg(st, 1));
+	push_dirfd(s, arg(args, 1));
 	push_saved(s, st, 1);
 	END();
 }
 
 EXIT_PROG(chmod_x)
 {
-	BEGIN(PPME_SYSCALL_CHMOD_X, 3)
+	BEGIN_SAVED(PPME_SYSCALL_CHMOD_X, 3)
 	push_s64(s, ret);
 	push_saved(s, st, 0);
-	push_u32(s, arg(st, 1) & 07777);
+	push_u32(s, arg(args, 1) & 07777);
 	END();
 }
 
@@ -2083,71 +2110,71 @@ EXIT_PROG(fchmod_x)
 {
 	BEGIN(PPME_SYSCALL_FCHMOD_X, 3)
 	push_s64(s, ret);
-	push_fd(s, arg(st, 0));
-	push_u32(s, arg(st, 1) & 07777);
+	push_fd(s, arg(args, 0));
+	push_u32(s, arg(args, 1) & 07777);
 	END();
 }
 
 EXIT_PROG(fchmodat_x)
 {
-	BEGIN(PPME_SYSCALL_FCHMODAT_X, 4)
+	BEGIN_SAVED(PPME_SYSCALL_FCHMODAT_X, 4)
 	push_s64(s, ret);
-	push_dirfd(s, arg(st, 0));
+	push_dirfd(s, arg(args, 0));
 	push_saved(s, st, 0);
-	push_u32(s, arg(st, 2) & 07777);
+	push_u32(s, arg(args, 2) & 07777);
 	END();
 }
 
-static __always_inline int chown_path(struct scratch *s, struct thread_state *st, long ret)
+static __always_inline int chown_path(struct scratch *s, struct thread_state *st, const __u64 *args, long ret)
 {
 	push_s64(s, ret);
 	push_saved(s, st, 0);
-	push_u32(s, arg(st, 1));
-	push_u32(s, arg(st, 2));
+	push_u32(s, arg(args, 1));
+	push_u32(s, arg(args, 2));
 	ev_submit(s);
 	return 0;
 }
 
 EXIT_PROG(chown_x)
 {
-	BEGIN(PPME_SYSCALL_CHOWN_X, 4)
-	return chown_path(s, st, ret);
+	BEGIN_SAVED(PPME_SYSCALL_CHOWN_X, 4)
+	return chown_path(s, st, args, ret);
 }
 
 EXIT_PROG(lchown_x)
 {
-	BEGIN(PPME_SYSCALL_LCHOWN_X, 4)
-	return chown_path(s, st, ret);
+	BEGIN_SAVED(PPME_SYSCALL_LCHOWN_X, 4)
+	return chown_path(s, st, args, ret);
 }
 
 EXIT_PROG(fchown_x)
 {
 	BEGIN(PPME_SYSCALL_FCHOWN_X, 4)
 	push_s64(s, ret);
-	push_fd(s, arg(st, 0));
-	push_u32(s, arg(st, 1));
-	push_u32(s, arg(st, 2));
+	push_fd(s, arg(args, 0));
+	push_u32(s, arg(args, 1));
+	push_u32(s, arg(args, 2));
 	END();
 }
 
 EXIT_PROG(fchownat_x)
 {
-	BEGIN(PPME_SYSCALL_FCHOWNAT_X, 6)
-	__u32 f = arg(st, 4), flags = 0;
+	BEGIN_SAVED(PPME_SYSCALL_FCHOWNAT_X, 6)
+	__u32 f = arg(args, 4), flags = 0;
 	if (f & 0x100) flags |= PPM_FCHOWNAT_FLAGS_AT_SYMLINK_NOFOLLOW;
 	if (f & 0x1000) flags |= PPM_AT_EMPTY_PATH;
 	push_s64(s, ret);
-	push_dirfd(s, arg(st, 0));
+	push_dirfd(s, arg(args, 0));
 	push_saved(s, st, 0);
-	push_u32(s, arg(st, 2));
-	push_u32(s, arg(st, 3));
+	push_u32(s, arg(args, 2));
+	push_u32(s, arg(args, 3));
 	push_u32(s, flags);
 	END();
 }
 
 EXIT_PROG(chdir_x)
 {
-	BEGIN(PPME_SYSCALL_CHDIR_X, 2)
+	BEGIN_SAVED(PPME_SYSCALL_CHDIR_X, 2)
 	push_s64(s, ret);
 	push_saved(s, st, 0);
 	END();
@@ -2157,13 +2184,13 @@ EXIT_PROG(fchdir_x)
 {
 	BEGIN(PPME_SYSCALL_FCHDIR_X, 2)
 	push_s64(s, ret);
-	push_fd(s, arg(st, 0));
+	push_fd(s, arg(args, 0));
 	END();
 }
 
 EXIT_PROG(chroot_x)
 {
-	BEGIN(PPME_SYSCALL_CHROOT_X, 2)
+	BEGIN_SAVED(PPME_SYSCALL_CHROOT_X, 2)
 	push_s64(s, ret);
 	push_saved(s, st, 0);
 	END();
@@ -2171,24 +2198,24 @@ EXIT_PROG(chroot_x)
 
 EXIT_PROG(mount_x)
 {
-	BEGIN(PPME_SYSCALL_MOUNT_X, 5)
-	__u32 flags = arg(st, 3);
+	BEGIN_SAVED(PPME_SYSCALL_MOUNT_X, 5)
+	__u32 flags = arg(args, 3);
 	if ((flags & 0xffff0000) == 0xc0ed0000) /* MS_MGC_VAL: a legacy magic, not flags */
 		flags &= 0xffff;
 	push_s64(s, ret);
 	push_saved(s, st, 0);
 	push_saved(s, st, 1);
-	push_str(s, (const void *)arg(st, 2), 256, true);
+	push_str(s, (const void *)arg(args, 2), 256, true);
 	push_u32(s, flags);
 	END();
 }
 
 EXIT_PROG(umount2_x)
 {
-	BEGIN(PPME_SYSCALL_UMOUNT2_X, 3)
+	BEGIN_SAVED(PPME_SYSCALL_UMOUNT2_X, 3)
 	push_s64(s, ret);
 	push_saved(s, st, 0);
-	push_u32(s, arg(st, 1) & 0xf); /* MNT_FORCE DETACH EXPIRE UMOUNT_NOFOLLOW */
+	push_u32(s, arg(args, 1) & 0xf); /* MNT_FORCE DETACH EXPIRE UMOUNT_NOFOLLOW */
 	END();
 }
 
@@ -2200,7 +2227,7 @@ EXIT_PROG(umount2_x)
 		BEGIN(type, n + 1)                                                       \
 		push_s64(s, ret);                                                        \
 		for (int i = 0; i < n; i++)                                              \
-			push_u32(s, arg(st, i));                                             \
+			push_u32(s, arg(args, i));                                             \
 		END();                                                                   \
 	}
 EXIT_IDS(setuid_x, PPME_SYSCALL_SETUID_X, 1)
@@ -2214,8 +2241,8 @@ EXIT_PROG(setns_x)
 {
 	BEGIN(PPME_SYSCALL_SETNS_X, 3)
 	push_s64(s, ret);
-	push_fd(s, arg(st, 0));
-	push_u32(s, clone_flags_to_ppm(arg(st, 1)));
+	push_fd(s, arg(args, 0));
+	push_u32(s, clone_flags_to_ppm(arg(args, 1)));
 	END();
 }
 
@@ -2223,7 +2250,7 @@ EXIT_PROG(unshare_x)
 {
 	BEGIN(PPME_SYSCALL_UNSHARE_X, 2)
 	push_s64(s, ret);
-	push_u32(s, clone_flags_to_ppm(arg(st, 0)));
+	push_u32(s, clone_flags_to_ppm(arg(args, 0)));
 	END();
 }
 
@@ -2253,14 +2280,14 @@ static __always_inline void push_dyn_sig(struct scratch *s, __u8 sig)
 EXIT_PROG(ptrace_x)
 {
 	BEGIN(PPME_SYSCALL_PTRACE_X, 5)
-	__u16 req = ptrace_req_to_ppm(arg(st, 0));
-	__u64 data = arg(st, 3);
+	__u16 req = ptrace_req_to_ppm(arg(args, 0));
+	__u64 data = arg(args, 3);
 	push_s64(s, ret);
 	if (ret < 0) {
 		push_dyn_u64(s, 0);
 		push_dyn_u64(s, 0);
 	} else {
-		push_dyn_u64(s, arg(st, 2));
+		push_dyn_u64(s, arg(args, 2));
 		switch (req) {
 		case PPM_PTRACE_PEEKTEXT:
 		case PPM_PTRACE_PEEKDATA:
@@ -2281,22 +2308,22 @@ EXIT_PROG(ptrace_x)
 		}
 	}
 	push_u16(s, req);
-	push_s64(s, (__s32)arg(st, 1));
+	push_s64(s, (__s32)arg(args, 1));
 	END();
 }
 
 EXIT_PROG(prctl_x)
 {
 	BEGIN(PPME_SYSCALL_PRCTL_X, 4)
-	__u64 option = arg(st, 0);
+	__u64 option = arg(args, 0);
 	push_s64(s, ret);
 	push_u32(s, option); /* PPM_PR_* are the kernel's values */
 	if (option == PR_SET_NAME || option == PR_GET_NAME) {
-		push_str(s, (const void *)arg(st, 1), TASK_COMM_LEN, true);
+		push_str(s, (const void *)arg(args, 1), TASK_COMM_LEN, true);
 		push_s64(s, 0);
 	} else {
 		push_empty(s);
-		push_s64(s, arg(st, 1));
+		push_s64(s, arg(args, 1));
 	}
 	END();
 }
@@ -2316,9 +2343,9 @@ EXIT_PROG(init_module_x)
 	BEGIN(PPME_SYSCALL_INIT_MODULE_X, 4)
 	push_s64(s, ret);
 	/* the image, up to MAX_WRITE bytes (not the I/O snaplen) */
-	push_user_bytes(s, (const void *)arg(st, 0), arg(st, 1));
-	push_u64(s, arg(st, 1));
-	push_str(s, (const void *)arg(st, 2), 1024, true);
+	push_user_bytes(s, (const void *)arg(args, 0), arg(args, 1));
+	push_u64(s, arg(args, 1));
+	push_str(s, (const void *)arg(args, 2), 1024, true);
 	END();
 }
 
@@ -2326,9 +2353,9 @@ EXIT_PROG(finit_module_x)
 {
 	BEGIN(PPME_SYSCALL_FINIT_MODULE_X, 4)
 	push_s64(s, ret);
-	push_fd(s, arg(st, 0));
-	push_str(s, (const void *)arg(st, 1), 1024, true);
-	push_u32(s, arg(st, 2) & 7);
+	push_fd(s, arg(args, 0));
+	push_str(s, (const void *)arg(args, 1), 1024, true);
+	push_u32(s, arg(args, 2) & 7);
 	END();
 }
 
@@ -2336,7 +2363,7 @@ EXIT_PROG(bpf_x)
 {
 	BEGIN(PPME_SYSCALL_BPF_2_X, 2)
 	push_s64(s, ret);
-	push_u32(s, arg(st, 0)); /* PPM_BPF_* are the kernel's command numbers */
+	push_u32(s, arg(args, 0)); /* PPM_BPF_* are the kernel's command numbers */
 	END();
 }
 
@@ -2355,12 +2382,12 @@ EXIT_PROG(mmap_x)
 		push_u32(s, 0);
 		push_u32(s, 0);
 	}
-	push_u64(s, arg(st, 0));
-	push_u64(s, arg(st, 1));
-	push_u32(s, prot_to_ppm(arg(st, 2)));
-	push_u32(s, mmap_flags_to_ppm(arg(st, 3)));
-	push_fd(s, arg(st, 4));
-	push_u64(s, arg(st, 5));
+	push_u64(s, arg(args, 0));
+	push_u64(s, arg(args, 1));
+	push_u32(s, prot_to_ppm(arg(args, 2)));
+	push_u32(s, mmap_flags_to_ppm(arg(args, 3)));
+	push_fd(s, arg(args, 4));
+	push_u64(s, arg(args, 5));
 	END();
 }
 
@@ -2368,9 +2395,9 @@ EXIT_PROG(mprotect_x)
 {
 	BEGIN(PPME_SYSCALL_MPROTECT_X, 4)
 	push_s64(s, ret);
-	push_u64(s, arg(st, 0));
-	push_u64(s, arg(st, 1));
-	push_u32(s, prot_to_ppm(arg(st, 2)));
+	push_u64(s, arg(args, 0));
+	push_u64(s, arg(args, 1));
+	push_u32(s, prot_to_ppm(arg(args, 2)));
 	END();
 }
 
@@ -2378,8 +2405,8 @@ EXIT_PROG(kill_x)
 {
 	BEGIN(PPME_SYSCALL_KILL_X, 3)
 	push_s64(s, ret);
-	push_s64(s, (__s32)arg(st, 0));
-	push_u8(s, arg(st, 1));
+	push_s64(s, (__s32)arg(args, 0));
+	push_u8(s, arg(args, 1));
 	END();
 }
 
@@ -2387,18 +2414,18 @@ EXIT_PROG(tgkill_x)
 {
 	BEGIN(PPME_SYSCALL_TGKILL_X, 4)
 	push_s64(s, ret);
-	push_s64(s, (__s32)arg(st, 0));
-	push_s64(s, (__s32)arg(st, 1));
-	push_u8(s, arg(st, 2));
+	push_s64(s, (__s32)arg(args, 0));
+	push_s64(s, (__s32)arg(args, 1));
+	push_u8(s, arg(args, 2));
 	END();
 }
 
 /* process_vm_readv/writev: data is the local side (what was read or written). */
-static __always_inline int process_vm_common(struct scratch *s, struct thread_state *st, long ret)
+static __always_inline int process_vm_common(struct scratch *s, const __u64 *args, long ret)
 {
 	push_s64(s, ret);
-	push_s64(s, (__s32)arg(st, 0));
-	push_iov_data(s, arg(st, 1), arg(st, 2), ret);
+	push_s64(s, (__s32)arg(args, 0));
+	push_iov_data(s, arg(args, 1), arg(args, 2), ret);
 	ev_submit(s);
 	return 0;
 }
@@ -2406,13 +2433,13 @@ static __always_inline int process_vm_common(struct scratch *s, struct thread_st
 EXIT_PROG(process_vm_readv_x)
 {
 	BEGIN(PPME_SYSCALL_PROCESS_VM_READV_X, 3)
-	return process_vm_common(s, st, ret);
+	return process_vm_common(s, args, ret);
 }
 
 EXIT_PROG(process_vm_writev_x)
 {
 	BEGIN(PPME_SYSCALL_PROCESS_VM_WRITEV_X, 3)
-	return process_vm_common(s, st, ret);
+	return process_vm_common(s, args, ret);
 }
 
 /* IORING_SETUP_* -> PPM_IORING_SETUP_*: PPM has SQ_NEED_WAKEUP at bit 2, so the
@@ -2432,9 +2459,9 @@ EXIT_PROG(io_uring_setup_x)
 {
 	BEGIN(PPME_SYSCALL_IO_URING_SETUP_X, 8)
 	struct io_uring_params p = {};
-	bpf_probe_read_user(&p, sizeof(p), (const void *)arg(st, 1));
+	bpf_probe_read_user(&p, sizeof(p), (const void *)arg(args, 1));
 	push_s64(s, ret);
-	push_u32(s, arg(st, 0));
+	push_u32(s, arg(args, 0));
 	push_u32(s, p.sq_entries);
 	push_u32(s, p.cq_entries);
 	push_u32(s, io_uring_setup_flags_to_ppm(p.flags));
@@ -2448,13 +2475,13 @@ EXIT_PROG(sendfile_x)
 {
 	BEGIN(PPME_SYSCALL_SENDFILE_X, 5)
 	__u64 off = 0;
-	if (arg(st, 2))
-		bpf_probe_read_user(&off, sizeof(off), (const void *)arg(st, 2));
+	if (arg(args, 2))
+		bpf_probe_read_user(&off, sizeof(off), (const void *)arg(args, 2));
 	push_s64(s, ret);
 	push_u64(s, off);
-	push_fd(s, arg(st, 0));
-	push_fd(s, arg(st, 1));
-	push_u64(s, arg(st, 3));
+	push_fd(s, arg(args, 0));
+	push_fd(s, arg(args, 1));
+	push_u64(s, arg(args, 3));
 	END();
 }
 
@@ -2462,10 +2489,10 @@ EXIT_PROG(splice_x)
 {
 	BEGIN(PPME_SYSCALL_SPLICE_X, 5)
 	push_s64(s, ret);
-	push_fd(s, arg(st, 0));
-	push_fd(s, arg(st, 2));
-	push_u64(s, arg(st, 4));
-	push_u32(s, arg(st, 5) & 0xf);
+	push_fd(s, arg(args, 0));
+	push_fd(s, arg(args, 2));
+	push_u64(s, arg(args, 4));
+	push_u32(s, arg(args, 5) & 0xf);
 	END();
 }
 
