@@ -11,7 +11,7 @@ threshold are not in the rulesets at all.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +73,8 @@ class Engine:
         self._collector = Collector(lambda: set(self._sources), self._field_ok)
         self._extra: list[ExtraOutput] = []
         self._rulesets: dict[str, Ruleset] = {}
+        #: (source, ruleset id) -> its matchers by event code (for the current rule_matching)
+        self._matchers: dict[tuple[str, int], Mapping[int, Any]] = {}
         self._output: CompileOutput | None = None
         self.min_priority = len(PRIORITIES) - 1
         self._first = True
@@ -84,6 +86,7 @@ class Engine:
         """Make rules of ``source: name`` loadable (add sources before loading)."""
         self._sources[name] = Source(name, registry, formatter)
         self._rulesets[name] = Ruleset((), registry)
+        self._matchers.clear()
 
     def set_min_priority(self, priority: str | int) -> None:
         """Keep only rules at least as severe as ``priority`` (name or 0..7); applies
@@ -97,6 +100,7 @@ class Engine:
         if strategy.lower() not in ("first", "all"):
             raise ValueError(f"unknown rule_matching '{strategy}' (first, all)")
         self._first = strategy.lower() == "first"
+        self._matchers.clear()
 
     @property
     def rule_matching(self) -> str:
@@ -123,6 +127,7 @@ class Engine:
         if out is None:
             return res
         self._output = out
+        self._matchers.clear()
         for src in self._sources:
             rules = [r for r in out.rules if r.source == src and r.priority <= self.min_priority]
             ruleset = self._rulesets[src] = Ruleset(rules, self._sources[src].registry)
@@ -214,9 +219,15 @@ class Engine:
 
     # -- evaluation -----------------------------------------------------------
     def process_event(self, sevt: Any, source: str = SYSCALL_SOURCE, ruleset: int = 0) -> list[Match]:
-        """Rules of ``source`` matching ``sevt`` (first or all, per rule_matching)."""
+        """Rules of ``source`` matching ``sevt`` (first or all, per rule_matching). An
+        event no enabled rule can match costs two dict lookups."""
         evt = sevt.evt
-        rules = self._rulesets[source].run(sevt, evt.type, ruleset, self._first)
+        try:
+            table = self._matchers[source, ruleset]
+        except KeyError:
+            table = self._matchers[source, ruleset] = self._rulesets[source].matchers(ruleset, self._first)
+        fn = table[evt.type]
+        rules = fn(sevt) if fn is not None else None
         return [self._match(r, sevt, evt.ts) for r in rules] if rules else []
 
     @staticmethod

@@ -3,7 +3,8 @@
 A rule is tried only on events whose code it can match; rules that can match
 every event type (or none, like ``never_true``) are tried on every event after
 the indexed ones. Within a list, rules keep the order they were enabled in, as
-upstream; ``run`` returns the first match or all matches.
+upstream; ``matchers`` gives, per event code, the function returning the first
+match or all matches.
 
 Evaluation: the rules one event code can reach are compiled together, on the
 first event of that code, into ONE function (libsinsp.filter.compile_matcher):
@@ -15,7 +16,7 @@ functions of that ruleset id.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from falco_engine.compile import CompiledRule
@@ -150,12 +151,10 @@ class Ruleset:
         s = self._set(ruleset)
         return set(ALL_CODES) if s.any_code else {c for c, lst in s.by_code.items() if lst}
 
-    def run(self, evt: Any, code: int, ruleset: int, first: bool) -> Sequence[CompiledRule]:
-        """Rules matching ``evt`` (of event code ``code``): the first one, or all (upstream
-        stops after the indexed rules when one matched). Events no enabled rule can
-        match cost two dict lookups and allocate nothing."""
-        s = self._sets.get(ruleset)
-        if s is None:
-            return ()
-        fn = (s.first if first else s.every)[code]
-        return fn(evt) if fn is not None else ()
+    def matchers(self, ruleset: int = 0, first: bool = True) -> Mapping[int, Matcher | None]:
+        """Event code -> the function returning the rules matching an event of that code
+        (the first one, or all: upstream stops after the indexed rules when one matched);
+        None for codes no enabled rule can match. The mapping stays valid while this
+        ruleset lives (enabling/disabling rules updates it)."""
+        s = self._set(ruleset)
+        return s.first if first else s.every
