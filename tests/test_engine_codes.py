@@ -168,3 +168,19 @@ def test_plugin_versions_with_alternatives():
         [("k8saudit", "0.7.0"), ("k8saudit-eks", "0.4.0")]]
     res = eng.load_rules("- required_plugin_versions:\n  - name: x\n    version: bad\n", "q")
     assert res.errors[0].message == "Invalid required version 'bad' for plugin 'x'"
+
+
+def test_unknown_event_type_value():
+    """libsinsp rejects an evt.type value naming no event (any operator); a rule with
+    skip-if-unknown-filter is skipped with a warning instead."""
+    from falco_engine import Engine
+
+    rule = "- rule: x\n  desc: d\n  condition: evt.type in (open, nosuch)\n  output: o\n  priority: INFO\n"
+    res = Engine().load_rules(rule, "f.yaml")
+    (err,) = res.errors
+    assert err.code == E.LOAD_ERR_COMPILE_CONDITION and "unknown event type nosuch" in err.message
+    assert err.context.locations[-1].column > 20  # at the value inside the condition
+    eng = Engine()
+    res = eng.load_rules(rule + "  skip-if-unknown-filter: true\n", "f.yaml")
+    assert res.successful and [w.code for w in res.warnings] == [WarningCode.LOAD_UNKNOWN_FILTER]
+    assert eng.rules == []

@@ -247,6 +247,33 @@ def test_compile_errors(text: str, idx: int, message: str) -> None:
     assert message in info.value.reason
 
 
+class Validating(FakeRegistry):
+    """evt.type values must be one of a few names (libsinsp's validate_filter_value)."""
+
+    def validate_value(self, field, arg, value):  # type: ignore[no-untyped-def]
+        if field.name == "evt.type" and value not in ("open", "openat"):
+            raise ValueError(f"unknown event type {value}")
+
+
+@pytest.mark.parametrize(("text", "idx"), [
+    ("evt.type = nosuch", 11), ("evt.type != nosuch", 12), ("evt.type in (open, nosuch)", 12),
+    ("proc.name = a and evt.type startswith op", 38), ("evt.type contains pen", 18),
+])  # fmt: skip
+def test_registry_rejects_values(text: str, idx: int) -> None:
+    with pytest.raises(FilterCompileError, match="unknown event type") as info:
+        compile_filter(parse(text), Validating())
+    assert info.value.pos.idx == idx
+
+
+def test_registry_validation_scope() -> None:
+    reg = Validating()
+    for text in ("evt.type in (open, openat)", "proc.name = nosuch", "toupper(evt.type) = OPEN", "evt.type exists"):
+        compile_filter(parse(text), reg)
+    macros = {"m": parse("evt.type in (calls)")}
+    with pytest.raises(FilterCompileError, match="unknown event type close"):
+        compile_filter(parse("m"), reg, macros=macros, lists={"calls": ["open", "close"]})
+
+
 def test_macro_cycle() -> None:
     with pytest.raises(FilterCompileError, match="references itself"):
         compile_filter(parse("a"), FakeRegistry(), macros={"a": parse("b"), "b": parse("a")})

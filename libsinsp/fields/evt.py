@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from libscap.render import event_name
-from libscap.schema import EC, EF, EVENTS, FLAG_TABLES, PPME, PT
+from libscap.schema import EC, EF, EVENTS, FLAG_TABLES, PPM_SC_NAMES, PPME, PT
 
 from libsinsp.fields.args import args_text, concatenate_paths, dirfd_base, param_text
 from libsinsp.fields.registry import FieldClass, FieldError, SinspFieldRegistry, simple, spec
@@ -360,5 +360,10 @@ CLASSES = (EVT,)
 
 
 def install(reg: SinspFieldRegistry) -> None:
-    """Hooks that need the registry itself: evt.rawarg's type depends on its argument."""
+    """Hooks that need the registry itself: evt.rawarg's type depends on its argument;
+    an evt.type value must name an event, a syscall or a loaded plugin's async event
+    (upstream's validate_filter_value, for every operator)."""
     reg.set_dynamic_type("evt.rawarg", rawarg_type)
+    names = frozenset(e.name for e in EVENTS) | frozenset(PPM_SC_NAMES.values())
+    reg.set_value_validator("evt.type", lambda v: None if v in names or v in reg.async_event_names
+                            else f"unknown event type {v}")  # fmt: skip

@@ -137,6 +137,9 @@ class SinspFieldRegistry:
         self._by_name: dict[str, FieldSpec] = {}
         self._sources: dict[str, tuple[str, ...]] = {}
         self._dynamic_types: dict[str, Callable[[str], tuple[str, str] | None]] = {}
+        self._validators: dict[str, Callable[[str], str | None]] = {}
+        #: names of the async events loaded plugins emit (valid evt.type values)
+        self.async_event_names: set[str] = set()
 
     # -- registration ----------------------------------------------------------
     def add_class(self, fc: FieldClass) -> None:
@@ -168,6 +171,17 @@ class SinspFieldRegistry:
     def set_dynamic_type(self, name: str, resolve: Callable[[str], tuple[str, str] | None]) -> None:
         """For a field whose type depends on its argument (evt.rawarg): arg -> (ptype, fmt)."""
         self._dynamic_types[name] = resolve
+
+    def set_value_validator(self, name: str, check: Callable[[str], str | None]) -> None:
+        """For a field with a closed set of values (evt.type): value -> error or None."""
+        self._validators[name] = check
+
+    def validate_value(self, field: FieldInfo, arg: str | None, value: str) -> None:
+        """The filter compiler's hook: ValueError for a value ``field`` can never have."""
+        check = self._validators.get(field.name)
+        error = check(value) if check is not None else None
+        if error:
+            raise ValueError(error)
 
     # -- lookup ------------------------------------------------------------------
     def spec(self, name: str) -> FieldSpec | None:

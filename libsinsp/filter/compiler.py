@@ -60,6 +60,8 @@ class _Operand:
     is_list: bool
     #: the value is a compile-time constant (a ``known`` field, or a transformer of constants)
     const: bool = False
+    #: the field and its argument, for a plain field (not a transformer)
+    field: tuple[FieldInfo, str | None] | None = None
 
 
 def _tr_tolower(v: Any) -> Any:
@@ -125,6 +127,8 @@ class _Compiler:
         known: Mapping[str, Any],
     ) -> None:
         self.registry = registry
+        #: the registry's optional hook ``validate_value(field, arg, value)`` (ValueError)
+        self.validate = getattr(registry, "validate_value", None)
         self.macros = macros
         self.lists = lists
         self.known = known
@@ -181,7 +185,7 @@ class _Compiler:
             arg = node.name[len(info.name) + 1 :]
         self.check_arg(info, arg, node)
         if arg is None and info.name in self.known:
-            return _Operand(self.const(self.known[info.name]), info.type, info.is_list, const=True)
+            return _Operand(self.const(self.known[info.name]), info.type, info.is_list, True, (info, arg))
         key = (info.name, arg)
         idx = self.fields.get(key)
         if idx is None:
@@ -190,7 +194,7 @@ class _Compiler:
             self.field_uses.append(0)
             self.ns[f"x{idx}"] = self.registry.make_extractor(info, arg)
         self.field_uses[idx] += 1
-        return _Operand(f"\x00{idx}\x00", info.type, info.is_list)
+        return _Operand(f"\x00{idx}\x00", info.type, info.is_list, False, (info, arg))
 
     @staticmethod
     def check_arg(info: FieldInfo, arg: str | None, node: ast.Field) -> None:
@@ -340,6 +344,7 @@ class _Compiler:
                 raise FilterCompileError(f"operator '{op}' is not supported by {desc}", node.pos)
             prepare, code = spec
             values = self.list_values(right)
+            self.check_values(left, values, right)
             if not values:
                 return False
             c = self.const(self._prepare(prepare, values, desc, right))
@@ -361,11 +366,13 @@ class _Compiler:
             return self.fold(f"((t := {left.code}) is not None and (u := {rhs.code}) is not None and "
                              f"{spec_s.code('t', 'u')})", left.const and rhs.const)  # fmt: skip
         if isinstance(right, ast.Value):
+            self.check_values(left, [right.value], right)
             c = self.const(self._prepare(spec_s.prepare, right.value, desc, right))
             if spec_s.none_safe:
                 return self.fold(f"({spec_s.code(left.code, c)})", left.const)
             return self.fold(f"((t := {left.code}) is not None and {spec_s.code('t', c)})", left.const)
         values = self.list_values(right)
+        self.check_values(left, values, right)
         names = [self.const(self._prepare(spec_s.prepare, v, desc, right)) for v in values]
         if node.modifier == "allof":
             if not names:
@@ -376,6 +383,17 @@ class _Compiler:
                 return False
             joined = " or ".join(spec_s.code("t", c) for c in names)
         return self.fold(f"((t := {left.code}) is not None and ({joined}))", left.const)
+
+    def check_values(self, left: _Operand, values: Sequence[str], node: Any) -> None:
+        """The registry's own checks of a plain field's values (libsinsp rejects an
+        ``evt.type`` value that names no event, whatever the operator)."""
+        if self.validate is None or left.field is None:
+            return
+        for v in values:
+            try:
+                self.validate(*left.field, v)
+            except ValueError as e:
+                raise FilterCompileError(str(e), node.pos) from None
 
     @staticmethod
     def _prepare(fn: Callable[[Any], Any], value: Any, desc: str, node: Any) -> Any:

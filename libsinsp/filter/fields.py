@@ -71,7 +71,13 @@ Extractor = Callable[[Any], Any]
 
 
 class FieldRegistry(Protocol):
-    """Field lookup and extractor construction, implemented by libsinsp's field classes."""
+    """Field lookup and extractor construction, implemented by libsinsp's field classes.
+
+    Optionally a registry has ``validate_value(field, arg, value) -> None`` raising
+    ValueError (its message is the compile error) for a right-hand value the field
+    can never have; the compiler calls it on every value of a check on a plain field
+    (libsinsp's validate_filter_value: unknown ``evt.type`` names).
+    """
 
     def lookup(self, name: str) -> FieldInfo | None:
         """Field named ``name``; for dotted-argument fields (``evt.arg.fd``) return the

@@ -266,8 +266,9 @@ class PluginManager:
 
     def register_fields(self, registry: Any, source: str | None = None) -> None:
         """Give the extraction plugins' fields (those usable with ``source``, or all) to
-        libsinsp's field registry."""
+        libsinsp's field registry, and the async event names (valid evt.type values)."""
         for p in self.plugins.values():
+            registry.async_event_names |= p.info.async_events
             if p.info.caps & Capabilities.EXTRACTION and (
                     source is None or p.info.compatible(p.info.extract_sources, source)):
                 sources = sorted(p.info.extract_sources) or [SYSCALL_SOURCE, *self.sources()]
