@@ -42,9 +42,14 @@ def syscalls_of(names: Iterable[str]) -> frozenset[str]:
     return frozenset(n for n in names if n in SYSCALL_NAMES)
 
 
+#: codes whose evt.type is read from the event: the syscall of generic events, the
+#: name carried by async events (upstream's extract of TYPE_TYPE)
+_VARYING_NAME = GENERIC_CODES | {int(PPME.ASYNCEVENT_E)}
+
+
 def type_name(code: int) -> str | None:
-    """The ``evt.type`` of every event of ``code``; None when it varies (generic
-    events carry their syscall's name) or the code is unknown."""
-    if code in GENERIC_CODES or not 0 <= code < len(EVENTS) or EVENTS[code].name == "NA":
+    """The ``evt.type`` of every event of ``code``; None when it varies or the code
+    is unknown."""
+    if code in _VARYING_NAME or not 0 <= code < len(EVENTS) or EVENTS[code].name == "NA":
         return None
     return EVENTS[code].name
