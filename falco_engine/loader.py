@@ -25,6 +25,7 @@ from falco_engine.items import (
     RuleUpdate,
     parse_priority,
 )
+from falco_engine import schema
 from falco_engine.results import Context, ErrorCode, LoadError, LoadResult, WarningCode
 from falco_engine.version import Version
 
@@ -57,6 +58,23 @@ _UPDATE_ATTR = {"condition": "cond", "skip-if-unknown-filter": "skip_if_unknown_
 def _fail(cond: bool, message: str, ctx: Context) -> None:
     if cond:
         raise LoadError(ErrorCode.LOAD_ERR_YAML_VALIDATE, message, ctx)
+
+
+def _plain(node: yaml.Node | None) -> Any:
+    """A composed YAML node as the Python value the schema check needs: maps, lists,
+    and scalars of their resolved kind (numbers only as a type: their value is unused)."""
+    if node is None:
+        return None
+    if isinstance(node, yaml.MappingNode):
+        return {(k.value if isinstance(k, yaml.ScalarNode) else str(k)): _plain(v) for k, v in node.value}
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain(v) for v in node.value]
+    kind = node.tag.rsplit(":", 1)[-1]
+    if kind == "null":
+        return None
+    if kind == "bool":
+        return node.value.lower() in ("true", "yes", "on")
+    return {"int": 0, "float": 0.0}.get(kind, node.value)
 
 
 def _is_null(node: yaml.Node) -> bool:
@@ -160,6 +178,7 @@ class Reader:
         except yaml.YAMLError as e:
             self.res.add_error(ErrorCode.LOAD_ERR_YAML_PARSE, str(e), root)
             return False
+        self.res.schema_status = [line for doc in docs for line in schema.validate(_plain(doc))]
         for doc in docs:
             if doc is None or _is_null(doc):
                 continue

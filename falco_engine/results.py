@@ -15,6 +15,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from falco_engine.schema import VALIDATION_OK
+
 
 class ErrorCode(enum.Enum):
     """(short text, long description) of each error code."""
@@ -263,12 +265,24 @@ class LoadResult:
     contents: dict[str, str] = field(default_factory=dict)
     errors: list[LoadMessage] = field(default_factory=list)
     warnings: list[LoadMessage] = field(default_factory=list)
-    #: schema check messages; empty when no schema check ran
-    schema_warnings: list[str] | None = None
+    #: the rules schema check, per YAML document: "ok" or its findings (see
+    #: falco_engine.schema); empty when no check ran (unreadable content)
+    schema_status: list[str] = field(default_factory=list)
 
     @property
     def successful(self) -> bool:
         return not self.errors
+
+    @property
+    def schema_valid(self) -> bool:
+        """As upstream: the first document's status is "ok" (later documents' findings
+        are still listed in schema_warnings when it is not)."""
+        return bool(self.schema_status) and self.schema_status[0] == VALIDATION_OK
+
+    @property
+    def schema_warnings(self) -> list[str]:
+        """Every status line when the check failed, else none."""
+        return [] if self.schema_valid else list(self.schema_status)
 
     @property
     def has_warnings(self) -> bool:
@@ -321,9 +335,9 @@ class LoadResult:
     def as_json(self) -> dict[str, Any]:
         """The per-file object of ``falco_load_results`` in ``falco -V`` JSON output."""
         out: dict[str, Any] = {"name": self.name, "successful": self.successful}
-        if self.schema_warnings is not None:
-            out["schema_valid"] = not self.schema_warnings
-            out["schema_warnings"] = list(self.schema_warnings)
+        if self.schema_status:
+            out["schema_valid"] = self.schema_valid
+            out["schema_warnings"] = self.schema_warnings
         out["errors"] = [e.as_json(self.contents) for e in self.errors]
         out["warnings"] = [w.as_json(self.contents) for w in self.warnings]
         return out

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from falco_engine import ErrorCode, WarningCode
+from falco_engine import ErrorCode, WarningCode, schema
 from test_engine_fakes import fake_engine
 
 E, W = ErrorCode, WarningCode
@@ -112,6 +112,12 @@ def test_verbose_text_and_json_shape():
     res = fake_engine().load_rules(content, "f.yaml")
     assert res.as_text() == (
         "f.yaml: Invalid\n"
+        "1 Schema warnings:\n"
+        "------\n"
+        "failed for <root>[0][priority]: 'NOPE' does not match " + repr(schema.RULES_SCHEMA["definitions"]["item"]
+                                                                         ["properties"]["priority"]["pattern"]) + "\n"
+        "------\n"
+        "\n"
         "1 Errors:\n"
         "In rules content: (f.yaml:0:0)\n"
         "    rule 'x': (f.yaml:0:2)\n"
@@ -124,6 +130,8 @@ def test_verbose_text_and_json_shape():
     )
     doc = json.loads(json.dumps(res.as_json()))
     assert doc["name"] == "f.yaml" and doc["successful"] is False and doc["warnings"] == []
+    assert doc["schema_valid"] is False and doc["schema_warnings"][0].startswith("failed for <root>[0][priority]")
+    assert list(doc) == ["name", "successful", "schema_valid", "schema_warnings", "errors", "warnings"]
     (err,) = doc["errors"]
     assert err["code"] == "LOAD_ERR_YAML_VALIDATE"
     assert err["codedesc"] == "Error validating internal structure of YAML file"
@@ -184,3 +192,37 @@ def test_unknown_event_type_value():
     res = eng.load_rules(rule + "  skip-if-unknown-filter: true\n", "f.yaml")
     assert res.successful and [w.code for w in res.warnings] == [WarningCode.LOAD_UNKNOWN_FILTER]
     assert eng.rules == []
+
+
+@pytest.mark.parametrize("content,status", [
+    # valid, with weak types as upstream's valijson: numbers/booleans as text, text as booleans
+    ("- rule: r\n  desc: 1\n  condition: evt.type=open\n  output: o\n  priority: info\n  enabled: 'false'\n"
+     "- required_engine_version: 0.31.0\n- list: l\n  items: [a, 1]\n", ["ok"]),
+    ("- list: l\n  items: [a]\n---\n- macro: m\n  condition: evt.type=open\n", ["ok", "ok"]),
+    ("- list: l\n  items: {a: 1}\n  colour: red\n",
+     ["failed for <root>[0]: Additional properties are not allowed ('colour' was unexpected)",
+      "failed for <root>[0][items]: {'a': 0} is not of type 'array'"]),
+    ("- rule: r\n  override: {}\n", ["failed for <root>[0][override]: {} should be non-empty"]),
+    ("- rule: r\n  exceptions:\n  - fields: [a]\n", ["failed for <root>[0][exceptions][0]: 'name' is a required property"]),
+    ("- required_plugin_versions:\n  - name: k8saudit\n    alternatives: [{name: x, version: 1}]\n",
+     ["failed for <root>[0][required_plugin_versions][0]: 'version' is a required property"]),
+    ("{}\n", ["failed for <root>: {} is not of type 'array'"]),
+    ("", []),  # no YAML document: no check, as upstream (no schema keys in -V JSON)
+])  # fmt: skip
+def test_schema_status(content, status):
+    res = fake_engine().load_rules(content, "f.yaml")
+    assert res.schema_status == status
+    doc = res.as_json()
+    assert ("schema_valid" in doc) == bool(status)
+    if status:
+        assert doc["schema_valid"] == (status[0] == "ok")
+        assert doc["schema_warnings"] == ([] if status[0] == "ok" else status)
+
+
+def test_schema_first_document_decides_validity():
+    """Upstream reports the status of the first document: a later bad one is not listed."""
+    res = fake_engine().load_rules("- list: l\n  items: [a]\n---\n- list: m\n  color: 1\n", "f.yaml")
+    assert res.schema_valid and res.schema_warnings == [] and "schema" not in res.as_summary()
+    res = fake_engine().load_rules("- list: m\n  color: 1\n---\n- list: l\n  items: [a]\n", "f.yaml")
+    assert not res.schema_valid and res.schema_warnings[-1] == "ok"
+    assert res.as_summary().splitlines()[1].startswith(" 2 schema warnings: [failed for <root>[0]: ")
