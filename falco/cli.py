@@ -179,6 +179,8 @@ def _validate(files: list[str], config: Config, describe: bool, rule: str | None
     ok = all(r.successful for r in results)
     if config.get("json_output", False):
         doc: dict[str, Any] = {"falco_load_results": [r.as_json() for r in results]}
+        if ok and (describe or rule):  # as upstream's validate_rules_files
+            doc["falco_describe_results"] = engine.describe(rule)
         sys.stdout.write(json.dumps(doc, separators=(",", ":"), ensure_ascii=False) + "\n")
     else:
         lines = []
