@@ -298,7 +298,7 @@ def sysdig_sets(request: pytest.FixtureRequest) -> dict[tuple[str, str], tuple[i
     wanted.add("not not evt.type=open")  # for test_sysdig_double_negation_bug
     version = _sysdig_version()
     digests = {n: hashlib.sha256((CAPTURES / f"{n}.scap").read_bytes()).hexdigest()[:16] for n in NAMES}
-    cache = request.config.cache
+    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
     out: dict[tuple[str, str], tuple[int, list[int]]] = {}
     todo = []
     for name in NAMES:
