@@ -1,9 +1,10 @@
 # Developer entry points. Both targets do all set-up on a fresh Debian 12 machine
 # (as root): system packages, Python dependencies and the build.
-#   make run   replay a capture (CAPTURE=...), printing its events
+#   make run   falco with the default rules: live on this host, or replaying
+#              a capture with CAPTURE=path/to/file.scap
 #   make test  run the whole test suite
 PYTHON ?= python3
-CAPTURE ?= ../shared/captures/cat_write.scap
+CAPTURE ?=
 APT_PACKAGES = clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool cmake make gcc pkg-config sysdig
 
 .PHONY: deps install run test bench
@@ -18,7 +19,7 @@ install: deps
 	$(PYTHON) -m pip install -q -e '.[test]'
 
 run: install
-	$(PYTHON) -m libscap print $(CAPTURE)
+	$(PYTHON) -m falco $(if $(CAPTURE),-o engine.kind=replay -o engine.replay.capture_file=$(CAPTURE))
 
 test: install
 	$(PYTHON) -m pytest -q

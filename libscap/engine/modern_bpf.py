@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import resource
 import struct
 import time
@@ -126,8 +127,11 @@ def check_features() -> None:
 
 
 def _raise_memlock() -> None:
-    """Kernels < 5.11 charge BPF maps to RLIMIT_MEMLOCK; newer ones to the cgroup,
-    so failing here is only worth a warning."""
+    """Kernels < 5.11 charge BPF maps to RLIMIT_MEMLOCK (raised here, which needs
+    CAP_SYS_RESOURCE; failing is only worth a warning); newer ones charge the
+    cgroup, so nothing is done there."""
+    if tuple(int(x) for x in re.findall(r"\d+", platform.release())[:2]) >= (5, 11):
+        return
     try:
         resource.setrlimit(resource.RLIMIT_MEMLOCK, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     except (ValueError, OSError) as exc:
