@@ -28,7 +28,7 @@ from libscap.event import Event
 from libsinsp.inspector import Inspector
 from libsinsp.plugin.errors import PluginError
 from libsinsp.plugin.info import SYSCALL_SOURCE, Capabilities, PluginInfo
-from libsinsp.plugin.manager import PluginManager, open_library, requirement_errors
+from libsinsp.plugin.manager import BUILTIN_PLUGIN_VERSIONS, PluginManager, open_library, requirement_errors
 from libsinsp.plugin.python_api import is_python_plugin
 from libsinsp.plugin.source import PPME_ASYNCEVENT_E, PPME_PLUGINEVENT_E, plugin_id_of
 
@@ -244,13 +244,13 @@ class Plugins:
             engine.add_source(src, reg, lambda fmt, reg=reg: Formatter(fmt, registry=reg))
 
     def requirement_error(self, engine: Any) -> str:
-        """Falco's check of the rules' required_plugin_versions ("" when met). Skipped
-        when no plugin is configured: the official rules require the ``container``
-        plugin, whose container.* fields are built into falco-py's libsinsp."""
-        if not self.configs:
-            return ""
+        """Falco's check of the rules' required_plugin_versions ("" when met), always
+        made as upstream does. The built-in plugins (``BUILTIN_PLUGIN_VERSIONS``: the
+        container.* fields libsinsp has built in) count as loaded at their version,
+        unless a configured plugin has the same name."""
+        loaded = {**BUILTIN_PLUGIN_VERSIONS, **{i.name: i.version for i in self.infos}}
         try:
-            errors = requirement_errors(engine.required_plugin_versions, {i.name: i.version for i in self.infos})
+            errors = requirement_errors(engine.required_plugin_versions, loaded)
         except PluginError as e:
             return str(e)
         return errors[0] if errors else ""

@@ -209,3 +209,44 @@ def test_relative_library_path_resolves_in_plugins_dir(plugin_dir, tmp_path):
     plugins = [{"name": "counter", "library_path": "../" + lib.name}]
     r = falco(tmp_path, plugins, "[]\n", "--list-plugins", env={"FALCO_PY_PLUGINS_DIR": str(lib.parent)})
     assert r.returncode == 1 and "resolves outside the plugins directory" in r.stderr
+
+
+CONTAINER_REQ = ("- required_plugin_versions:\n    - name: container\n      version: {v}\n"
+                 "- rule: r\n  desc: d\n  condition: evt.type = open and container.id = host\n  output: o\n"
+                 "  priority: INFO\n")
+
+
+@pytest.mark.parametrize("version,error", [
+    ("0.4.0", ""),  # what the official rules require
+    ("0.5.0", ""),
+    ("0.6.0", "Error: Plugin 'container' version '0.5.0' is not compatible with required plugin version '0.6.0'"),
+    ("1.0.0", "Error: Plugin 'container' version '0.5.0' is not compatible with required plugin version '1.0.0'"),
+])
+def test_builtin_container_meets_container_requirements(tmp_path, version, error):
+    """No plugin configured: the built-in container fields stand for the container plugin
+    at BUILTIN_PLUGIN_VERSIONS['container'], and the requirement is checked as upstream."""
+    r = falco(tmp_path, [], CONTAINER_REQ.format(v=version), "--dry-run")
+    if error:
+        assert r.returncode == 1 and r.stderr.strip().endswith(error), r.stderr
+    else:
+        assert r.returncode == 0, r.stderr
+
+
+def test_requirements_checked_without_any_plugin(tmp_path):
+    rules = CONTAINER_REQ.replace("name: container", "name: k8saudit").format(v="0.1.0")
+    r = falco(tmp_path, [], rules, "--dry-run")
+    assert r.returncode == 1
+    assert r.stderr.strip().endswith("Error: Plugin requirement not satisfied, must load one of: k8saudit (>= 0.1.0)")
+    # an alternative naming the built-in container satisfies it
+    rules = rules.replace("version: 0.1.0", "version: 0.1.0\n      alternatives:\n        - name: container\n"
+                                            "          version: 0.2.0")
+    r = falco(tmp_path, [], rules, "--dry-run")
+    assert r.returncode == 0, r.stderr
+
+
+def test_official_rules_load_without_plugins(tmp_path):
+    official = Path(__file__).resolve().parents[2] / "shared" / "rules" / "falco_rules.yaml"
+    if not official.exists():
+        pytest.skip(f"official rules not found at {official}")
+    r = falco(tmp_path, [], official.read_text(), "--dry-run")
+    assert r.returncode == 0, r.stderr

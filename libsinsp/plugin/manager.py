@@ -331,6 +331,17 @@ class PluginManager:
         return requirement_errors(requirements, {p.name: p.info.version for p in self.plugins.values()})
 
 
+#: Plugins whose functionality falco-py's libsinsp has built in, as the rules'
+#: ``required_plugin_versions`` see them (name -> version). ``container``: the
+#: container.* and k8s.* fields of libsinsp.fields.container stand in for the
+#: container plugin that current Falco loads; its field set is the plugin's up to
+#: 0.5.0 (the plugin's changelog adds fields at 0.6.0), so a requirement of
+#: container 0.4.0 (the official rules') or 0.5.0 is met, 0.6.0 or 1.0.0 is not
+#: (Falco's incompatible-version error).
+#: A loaded plugin of the same name takes the place of the built-in one.
+BUILTIN_PLUGIN_VERSIONS: Mapping[str, str] = {"container": "0.5.0"}
+
+
 def requirement_errors(requirements: Sequence[Any], loaded: Mapping[str, str]) -> list[str]:
     """Errors for the requirements the ``loaded`` plugins (name -> version) do not
     satisfy ([] if all are met).
