@@ -81,6 +81,13 @@ CASES = [
     ("proc.aname[2] = systemd", True),
     ("proc.aname[3] exists", False),
     ("proc.aname = sshd", True),
+    # no index: any ancestor (upstream's compare_full_aname)
+    ("proc.aname = systemd", True),
+    ("proc.aname in (init, systemd)", True),
+    ("proc.aname startswith sys", True),
+    ("proc.aname = init", False),
+    ("proc.aname != sshd", True),
+    ("not proc.aname = systemd", False),
     ("evt.arg.name = /etc/passwd", True),
     ("evt.arg[0] = 3", True),
     ("evt.arg.missing exists", False),

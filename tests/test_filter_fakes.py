@@ -46,6 +46,12 @@ class FakeRegistry:
             return FIELDS["evt.arg"]
         return None
 
+    def make_any_extractor(self, field: FieldInfo, arg: str | None) -> Extractor | None:
+        """proc.aname without an index: checks match if any ancestor does."""
+        if field.name == "proc.aname" and arg is None:
+            return lambda e: None if e.get("proc.aname") is None else tuple(e["proc.aname"])
+        return None
+
     def make_extractor(self, field: FieldInfo, arg: str | None) -> Extractor:
         name = field.name
         if name == "proc.aname":

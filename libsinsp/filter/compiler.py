@@ -56,7 +56,7 @@ from typing import Any
 
 from libsinsp.filter import ast
 from libsinsp.filter.errors import FilterCompileError
-from libsinsp.filter.fields import STRING_TYPES, ArgRule, FieldInfo, FieldRegistry, FieldType
+from libsinsp.filter.fields import STRING_TYPES, ArgRule, Extractor, FieldInfo, FieldRegistry, FieldType
 from libsinsp.filter.operators import RUNTIME, list_op, scalar_ops
 
 _MISSING = object()
@@ -181,7 +181,8 @@ class _Compiler:
         return self.expand_values(node.values)
 
     # -- operands ---------------------------------------------------------------
-    def field(self, node: ast.Field) -> _Operand:
+    def resolve(self, node: ast.Field) -> tuple[FieldInfo, str | None]:
+        """The field ``node`` names and its argument (bracketed or dotted), validated."""
         info = self.registry.lookup(node.name)
         if info is None:
             raise FilterCompileError(f"unknown field '{node.name}'", node.pos)
@@ -193,17 +194,40 @@ class _Compiler:
                 )
             arg = node.name[len(info.name) + 1 :]
         self.check_arg(info, arg, node)
-        if arg is None and info.name in self.known:
-            return _Operand(self.const(self.known[info.name]), info.type, info.is_list, True, (info, arg))
-        key = (info.name, arg)
+        return info, arg
+
+    def extractor_slot(self, key: tuple[str, str | None], make: Callable[[], Extractor]) -> str:
+        """The marker of extractor ``key`` (registered on first use), counting one use."""
         idx = self.fields.get(key)
         if idx is None:
             idx = len(self.fields)
             self.fields[key] = idx
             self.field_uses.append(0)
-            self.ns[f"x{idx}"] = self.registry.make_extractor(info, arg)
+            self.ns[f"x{idx}"] = make()
         self.field_uses[idx] += 1
-        return _Operand(f"\x00{idx}\x00", info.type, info.is_list, False, (info, arg))
+        return f"\x00{idx}\x00"
+
+    def field(self, node: ast.Field) -> _Operand:
+        info, arg = self.resolve(node)
+        if arg is None and info.name in self.known:
+            return _Operand(self.const(self.known[info.name]), info.type, info.is_list, True, (info, arg))
+        code = self.extractor_slot((info.name, arg), lambda: self.registry.make_extractor(info, arg))
+        return _Operand(code, info.type, info.is_list, False, (info, arg))
+
+    def candidates(self, node: ast.Operand) -> tuple[str, _Operand] | None:
+        """For a field whose checks mean "any of several values" (upstream's
+        ``proc.aname`` without an index: any ancestor's name), the code of the
+        candidates tuple and the operand standing for one candidate (``a_``); the
+        registry's optional hook ``make_any_extractor(field, arg)`` says which."""
+        hook = getattr(self.registry, "make_any_extractor", None)
+        if hook is None or not isinstance(node, ast.Field):
+            return None
+        info, arg = self.resolve(node)
+        extract = hook(info, arg)
+        if extract is None:
+            return None
+        seq = self.extractor_slot(("any " + info.name, arg), lambda: extract)
+        return seq, _Operand("a_", info.type, False, False, (info, arg))
 
     @staticmethod
     def check_arg(info: FieldInfo, arg: str | None, node: ast.Field) -> None:
@@ -342,7 +366,21 @@ class _Compiler:
             self.expanding.pop()
 
     def binary(self, node: ast.BinaryCheck) -> str | bool:
-        left = self.operand(node.left)
+        cands = self.candidates(node.left)
+        if cands is None:
+            return self.check(node, self.operand(node.left))
+        seq, one = cands
+        check = self.check(node, one)
+        if isinstance(check, bool):
+            return check
+        # the tuple goes to a local first: Python allows no ":=" (used by the field
+        # cache) in a comprehension's iterable
+        name = f"s{self.n_locals}"
+        self.n_locals += 1
+        return f"(({name} := {seq}) is not None and any({check} for a_ in {name}))"
+
+    def check(self, node: ast.BinaryCheck, left: _Operand) -> str | bool:
+        """The code of ``node`` with ``left`` as its left-hand operand."""
         op = "=" if node.op == "==" else node.op
         right = node.right
         where = "field" if isinstance(node.left, ast.Field) else "transformer result"

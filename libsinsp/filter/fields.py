@@ -77,6 +77,11 @@ class FieldRegistry(Protocol):
     ValueError (its message is the compile error) for a right-hand value the field
     can never have; the compiler calls it on every value of a check on a plain field
     (libsinsp's validate_filter_value: unknown ``evt.type`` names).
+
+    Optionally also ``make_any_extractor(field, arg) -> Extractor | None``: for a
+    field whose checks mean "any of several values match" (``proc.aname`` without
+    an index: any ancestor), an extractor of the candidate values as a tuple; the
+    compiler then tests each check against every candidate. None for other fields.
     """
 
     def lookup(self, name: str) -> FieldInfo | None:
