@@ -65,6 +65,10 @@ def parse_fields(plugin: str, text: str | None) -> list[PluginFieldInfo]:
         raise PluginError(plugin, f"plugin_get_fields returned invalid JSON: {exc}") from None
     if not isinstance(root, list):
         raise PluginError(plugin, "plugin_get_fields did not return a JSON array")
+    try:  # non-UTF-8 bytes (or \\udcxx escapes) would break every later use of the names
+        json.dumps(root, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise PluginError(plugin, "plugin_get_fields returned text that is not valid UTF-8") from None
     fields: list[PluginFieldInfo] = []
     for i, entry in enumerate(root):
         if not isinstance(entry, dict):

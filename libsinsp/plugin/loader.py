@@ -71,6 +71,19 @@ def _json_strlist(plugin: str, symbol: str, text: str | None, allow_empty: bool 
     return frozenset(s for s in root if s)
 
 
+#: cffi keeps every library ffi.dlopen returns alive for good (FFI._libraries) and never
+#: dlcloses it: one library object per file, or each reload leaks its accessors (~11 kB).
+_LIBRARIES: dict[str, Any] = {}
+
+
+def _dlopen(path: str) -> Any:
+    key = os.path.realpath(path)
+    lib = _LIBRARIES.get(key)
+    if lib is None:
+        lib = _LIBRARIES[key] = ffi.dlopen(path)
+    return lib
+
+
 class CPlugin:
     """A C plugin library loaded and checked (``info``); ``init`` makes it usable."""
 
@@ -78,7 +91,7 @@ class CPlugin:
         self.path = os.fspath(path)
         self.name = self.path  # until get_name is read
         try:
-            self.lib = ffi.dlopen(self.path)
+            self.lib = _dlopen(self.path)
         except OSError as exc:
             raise PluginError(self.path, f"cannot load library: {exc}") from None
         self.state: Any = ffi.NULL

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from libscap.event import HEADER, Event
+from libscap.errors import ScapError
 from libsinsp.plugin.cdefs import ffi
 from libsinsp.plugin.errors import PluginError
 
@@ -71,7 +72,10 @@ def copy_event(plugin: str, ptr: Any, num: int, plugin_id: int, only_plugin_even
         ts = time.time_ns()
         raw = struct.pack("<Q", ts) + raw[8:]
     evt = Event(raw, 0, ts, tid, length, etype, nparams, -1, num, 0)
-    evt.validate()
+    try:
+        evt.validate()
+    except ScapError as e:  # the plugin's bug: reported as the plugin's error
+        raise PluginError(plugin, f"returned a malformed event: {e}") from None
     return evt
 
 
