@@ -39,7 +39,8 @@ DEFAULT_PLUGINS_DIR = "/usr/share/falco/plugins"
 #: the event fields upstream gives plugin sources (its generic filtercheck), those libsinsp has
 PLUGIN_SOURCE_EVT_FIELDS = frozenset((
     "evt.num evt.time evt.time.s evt.time.iso8601 evt.datetime evt.datetime.s evt.rawtime evt.rawtime.s "
-    "evt.rawtime.ns evt.reltime evt.reltime.s evt.reltime.ns evt.source evt.is_async evt.hostname").split())
+    "evt.rawtime.ns evt.reltime evt.reltime.s evt.reltime.ns evt.pluginname evt.plugininfo evt.source evt.is_async "
+    "evt.asynctype evt.hostname").split())
 POLL_INTERVAL_S = 0.01
 
 
@@ -227,9 +228,9 @@ class Plugins:
                 reg.add_class(fc)
             evt.install(reg)
         else:
-            base = registry().fields_by_class()[0]
-            reg.add_class(FieldClass(base.name, base.desc, tuple(f for f in base.fields
-                                                                 if f.name in PLUGIN_SOURCE_EVT_FIELDS), (source,)))
+            generic = tuple(f for fc in registry().fields_by_class() if fc.name == "evt" for f in fc.fields
+                            if f.name in PLUGIN_SOURCE_EVT_FIELDS)
+            reg.add_class(FieldClass("evt", "All event types", generic, (source,)))
         self.managers[source].register_fields(reg, source)
         return reg
 

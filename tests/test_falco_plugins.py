@@ -250,3 +250,19 @@ def test_official_rules_load_without_plugins(tmp_path):
         pytest.skip(f"official rules not found at {official}")
     r = falco(tmp_path, [], official.read_text(), "--dry-run")
     assert r.returncode == 0, r.stderr
+
+
+def test_plugin_meta_fields_in_rules(plugin_dir, tmp_path):
+    rules = ("- rule: Counter seven\n  desc: generic plugin fields on a plugin source\n"
+             "  condition: evt.pluginname = counter and evt.plugininfo = \"counter=7\"\n"
+             "  output: from %evt.pluginname (%evt.plugininfo) async=%evt.asynctype\n"
+             "  priority: WARNING\n  source: counter\n"
+             "- rule: Async sample\n  desc: async type\n  condition: evt.asynctype = sample\n"
+             "  output: async %evt.asynctype plugin=%evt.pluginname\n  priority: WARNING\n")
+    plugins = [*counter_plugins(plugin_dir, 10)[:1],
+               {"name": "asyncsample", "library_path": str(build_plugin("async_sample", plugin_dir)),
+                "init_config": "2"}]
+    r = falco(tmp_path, plugins, rules, "-M", "2")
+    assert r.returncode == 0, r.stderr
+    assert sorted(a.split(": Warning ", 1)[1] for a in alert_lines(r)) == [
+        "async sample plugin=<NA>", "async sample plugin=<NA>", "from counter (counter=7) async=<NA>"]

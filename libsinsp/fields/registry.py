@@ -250,10 +250,10 @@ def registry() -> SinspFieldRegistry:
     global _REGISTRY
     with _LOCK:
         if _REGISTRY is None:
-            from libsinsp.fields import container, evt, fd, fspath, proc, user
+            from libsinsp.fields import container, evt, fd, fspath, plugin_meta, proc, user
 
             reg = SinspFieldRegistry()
-            for mod in (evt, proc, user, container, fd, fspath):
+            for mod in (evt, plugin_meta, proc, user, container, fd, fspath):
                 for fc in mod.CLASSES:
                     reg.add_class(fc)
             evt.install(reg)

@@ -232,6 +232,10 @@ class PluginManager:
             return p.info.event_source if p is not None else SYSCALL_SOURCE
         return SYSCALL_SOURCE
 
+    def plugin_by_id(self, plugin_id: int) -> Plugin | None:
+        """The loaded plugin with this (nonzero) id, or None."""
+        return self._by_id.get(plugin_id)
+
     def event_to_string(self, evt: Event, num: int = 0) -> str:
         p = self._by_id.get(plugin_id_of(evt)) if evt.type == PPME_PLUGINEVENT_E else None
         return p.event_to_string(evt, num) if p is not None else ""
@@ -279,13 +283,15 @@ class PluginManager:
 
     def attach(self, inspector: Any) -> None:
         """Wire into a libsinsp Inspector: its thread table becomes the ``threads`` table
-        plugins see, and every event it processes gets its source name and goes to the
-        parsing plugins. Call before loading plugins that use tables (they look them up
+        plugins see, the inspector's ``plugin_manager`` (what evt.pluginname and
+        evt.plugininfo read), and every event it processes gets its source name and goes
+        to the parsing plugins. Call before loading plugins that use tables (they look them up
         at init)."""
         from libsinsp.plugin.tables import thread_table
 
         if "threads" not in self.tables.tables:
             self.tables.add(thread_table(inspector.threads.map))
+        inspector.plugin_manager = self  # evt.pluginname/evt.plugininfo (libsinsp.fields.plugin_meta)
         source_of, parse = self.source_of, self.parse
 
         def listener(sevt: Any) -> None:
