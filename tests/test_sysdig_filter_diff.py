@@ -131,6 +131,11 @@ SAME = [
     "proc.aname[2] in (sshd, emacs)",
     "proc.aname[1] exists",
     "proc.aname[3] exists",
+    # no index: any ancestor matches (compare_full_aname / compare_full_apid)
+    "proc.aname=sshd",
+    "proc.aname in (bash, sshd)",
+    "proc.aname startswith ss",
+    "proc.apid=1",
     "proc.apid[1]>0",
     "proc.loginshellid exists",
     "proc.loginshellid>0",

@@ -18,6 +18,7 @@ from libsinsp.filter.fields import ArgRule
 
 if TYPE_CHECKING:
     from libsinsp.event import SinspEvent
+    from libsinsp.fields.registry import SinspFieldRegistry
     from libsinsp.threadinfo import ThreadInfo
 
 _U32 = 0xFFFFFFFF
@@ -152,6 +153,23 @@ def _ancestor_field(value: Callable[["ThreadInfo"], Any], joined: bool = True) -
             raise FieldError(f"ancestor fields take a numeric index, not '{arg}'")
         n = int(arg)
         return _te(lambda e, t: _nz(ancestor(e, t, n), value))
+
+    return make
+
+
+def _ancestor_values(value: Callable[["ThreadInfo"], Any]) -> Callable[[str | None], Any]:
+    """Candidates of an ancestor field without index: every ancestor's value (the
+    filter matches if any does, upstream's compare_full_aname and siblings)."""
+
+    def make(arg: str | None) -> Callable[["SinspEvent"], Any] | None:
+        if arg is not None:
+            return None
+
+        def values(sevt: "SinspEvent", t: "ThreadInfo") -> Any:
+            mt = main_thread(sevt, t)
+            return None if mt is None else tuple(value(p) for p in parent_chain(sevt, mt))
+
+        return _te(values)
 
     return make
 
@@ -412,3 +430,11 @@ PROCESS = FieldClass("process", "The process and thread that generated the event
 ))  # fmt: skip
 
 CLASSES = (PROCESS,)
+
+
+def install(reg: "SinspFieldRegistry") -> None:
+    """Ancestor fields whose checks match any ancestor when given no index."""
+    for name, value in (("proc.aname", lambda t: t.comm), ("proc.aexe", lambda t: t.exe),
+                        ("proc.aexepath", lambda t: t.exepath), ("proc.acmdline", cmdline),
+                        ("proc.apid", lambda t: _xid(t.pid)), ("proc.aenv", lambda t: " ".join(t.env))):
+        reg.set_any_of(name, _ancestor_values(value))
