@@ -40,6 +40,7 @@ from .outputs import Message, OutputsQueue, build_outputs
 from .outputs import OutputConfigError
 from .outputs.internal import internal_message
 from .rule_stats import RuleStats
+from .privileges import drop_after_attach, read_caps
 from .rules_setup import LoadedRules, RulesError, load_rules
 from .versions import falco_version, versions_info
 from .webserver import WebServer, WebServerError
@@ -173,15 +174,19 @@ class Daemon:
     def _open_modern_ebpf(self, insp: Any) -> None:
         preset = int(self.config.get("engine.modern_ebpf.buf_size_preset", 4))
         cpus = int(self.config.get("engine.modern_ebpf.cpus_for_each_buffer", 2))
+        async_events = self.plugins.start_async(SYSCALL_SOURCE)  # plugins' async events, between batches
         try:
             from libscap.engine.modern_bpf import ModernBpfEngine  # noqa: F401 - fails early if unbuilt
 
-            insp.open_live(buffer_bytes=BUF_SIZE_PRESETS.get(preset, 8 << 20),
+            insp.open_live(async_events=async_events, buffer_bytes=BUF_SIZE_PRESETS.get(preset, 8 << 20),
                            cpus_for_each_buffer=max(cpus, 1))
         except Exception as e:
             raise FatalError(f"Unable to open the modern_ebpf engine: {e}") from None
         self.live_engine = insp.live_engine  # what sets the kernel syscall filter
         self._apply_syscalls()
+        if os.geteuid() == 0 or read_caps()["CapEff"]:  # probe attached: keep only what is still needed
+            w = self.config.get("webserver", {}) or {}
+            drop_after_attach(int(w.get("listen_port", 8765)) if w.get("enabled", False) else None)
 
     def _apply_syscalls(self) -> None:
         if self.live_engine is not None:

@@ -11,7 +11,10 @@ list_plugins and print_plugin_info actions do it.
   loaded sources (``syscall`` first, then each source plugin's), a field registry
   per source for the rules engine, Falco's plugin requirement check, and the
   live event stream of a source (a source plugin's batches or, for ``syscall``
-  with ``engine.kind=nodriver``, nothing) with async events injected.
+  with ``engine.kind=nodriver``, nothing) with async events injected; for
+  ``syscall`` with ``modern_ebpf``, ``start_async`` gives the Inspector's live
+  capture the async events to inject between kernel batches. A replay starts no
+  async producer (as upstream: the capture holds the async events it recorded).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -260,6 +263,17 @@ class Plugins:
     def source_plugin(self, source: str) -> PluginConfig:
         """The config of the first loaded plugin opening ``source`` (as upstream)."""
         return next(c for c, i in zip(self.configs, self.infos) if _is_input(i, source))
+
+    def start_async(self, source: str) -> Callable[[], list[Event]] | None:
+        """For a live capture of ``source`` by a driver (``modern_ebpf``): the async
+        handlers of its compatible plugins installed (stopped by ``close``), and the
+        function giving the events they pushed since the last call (None: no async
+        plugin). Replays get none, as upstream: their async events are in the capture."""
+        m = self.managers[source]
+        try:
+            return m.drain_async if m.start_async(source) else None
+        except PluginError as e:
+            raise PluginSetupError(str(e)) from None
 
     def live_events(self, source: str, stop: threading.Event) -> Iterator[Event]:
         """The events of ``source`` until EOF or ``stop``: a source plugin's batches, or

@@ -131,10 +131,12 @@ class Inspector:
         """Consume libscap events from memory (tests, plugins); old layouts are converted."""
         self._start(self._converted(iter(events)) if convert else iter(events), None)
 
-    def open_live(self, **engine_options: Any) -> None:
+    def open_live(self, async_events: Callable[[], list[Event]] | None = None, **engine_options: Any) -> None:
         """Capture live through the modern eBPF probe (root); ``engine_options`` go to
         ``ModernBpfEngine``. Initial state comes from /proc and /etc (libscap.proc_scan);
-        a thread first seen later is read from /proc/<tid> when still there."""
+        a thread first seen later is read from /proc/<tid> when still there.
+        ``async_events`` (a plugin manager's ``drain_async``), called once per kernel
+        batch (also an empty one), gives events to deliver before that batch."""
         from libscap import proc_scan
         from libscap.engine.modern_bpf import ModernBpfEngine
 
@@ -152,7 +154,7 @@ class Inspector:
             raise
         self._scan_thread = proc_scan.scan_process
         self._scan_fds = proc_scan.scan_fds
-        self._start(self._live(engine), engine.close)
+        self._start(self._live(engine, async_events), engine.close)
         self._engine = engine  # after _start, whose close() resets it
 
     def _missing_thread(self, tid: int, ts: int) -> ThreadInfo | None:
@@ -169,9 +171,14 @@ class Inspector:
         return self.threads.placeholder(tid, ts)
 
     @staticmethod
-    def _live(engine: Any) -> Iterator[Event]:
+    def _live(engine: Any, async_events: Callable[[], list[Event]] | None = None) -> Iterator[Event]:
+        if async_events is None:
+            while True:
+                yield from engine.next_batch()
         while True:
-            yield from engine.next_batch()
+            batch = engine.next_batch()
+            yield from async_events()
+            yield from batch
 
     def _converted(self, events: Iterator[Event]) -> Iterator[Event]:
         """libscap's converter; events it passes unchanged (the common case) cost one

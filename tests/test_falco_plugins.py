@@ -266,3 +266,46 @@ def test_plugin_meta_fields_in_rules(plugin_dir, tmp_path):
     assert r.returncode == 0, r.stderr
     assert sorted(a.split(": Warning ", 1)[1] for a in alert_lines(r)) == [
         "async sample plugin=<NA>", "async sample plugin=<NA>", "from counter (counter=7) async=<NA>"]
+
+
+def _live_refused() -> str | None:
+    if os.geteuid() != 0:
+        return "live capture needs root"
+    try:
+        from libscap.engine.modern_bpf import check_features
+
+        check_features()
+    except Exception as e:  # the kernel (or missing BTF) refuses the probe
+        return f"kernel refuses the modern probe: {e}"
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_live_refused() is not None, reason=str(_live_refused()))
+def test_async_events_in_the_live_syscall_stream(plugin_dir, tmp_path):
+    """modern_ebpf: the async plugin's events are merged into the kernel's event stream
+    (async_sample pushes "sample 0..N-1" once its handler is set)."""
+    rules = ("- rule: Async sample\n  desc: async events of the test plugin\n"
+             "  condition: evt.type = asyncevent and evt.arg.name = sample\n"
+             "  output: got %evt.arg.data (%evt.asynctype, %evt.source)\n  priority: WARNING\n")
+    plugins = [{"name": "asyncsample", "library_path": str(build_plugin("async_sample", plugin_dir)),
+                "init_config": "3"}]
+    r = falco(tmp_path, plugins, rules, "-M", "3", kind="modern_ebpf")
+    assert r.returncode == 0, r.stderr
+    assert sorted(a.split(": Warning ", 1)[1] for a in alert_lines(r)) == [
+        f"got sample {i} (sample, syscall)" for i in range(3)]
+
+
+def test_replay_starts_no_async_producer(plugin_dir, tmp_path):
+    """As upstream: a replayed capture carries the async events it recorded; the async
+    plugin's live producer is not started (async_sample would push 'sample i' events)."""
+    path = Path(__file__).resolve().parents[2] / "shared" / "captures" / "cat_write.scap"
+    if not path.exists():
+        pytest.skip(f"capture not found: {path}")
+    rules = ("- rule: Async sample\n  desc: d\n  condition: evt.type = asyncevent\n  output: got %evt.arg.data\n"
+             "  priority: WARNING\n")
+    plugins = [{"name": "asyncsample", "library_path": str(build_plugin("async_sample", plugin_dir)),
+                "init_config": "3"}]
+    r = falco(tmp_path, plugins, rules, "-o", f"engine.replay.capture_file={path}", kind="replay")
+    assert r.returncode == 0, r.stderr
+    assert alert_lines(r) == []

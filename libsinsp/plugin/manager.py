@@ -309,14 +309,17 @@ class PluginManager:
         for parser in self._parsers:
             parser.parse(evt, num, src)
 
-    def start_async(self, source: str = SYSCALL_SOURCE) -> None:
-        """Install async handlers on the plugins compatible with ``source``."""
+    def start_async(self, source: str = SYSCALL_SOURCE) -> int:
+        """Install async handlers on the plugins compatible with ``source`` (the number
+        of plugins now producing). As upstream, only live captures do this: a replayed
+        capture has the async events of its recording in its event stream."""
         sid = 0 if source == SYSCALL_SOURCE else self.source_plugin(source).info.id
         for p in self.plugins.values():
             if p.info.caps & Capabilities.ASYNC and p.info.compatible(p.info.async_sources, source):
                 stream = p.async_stream(sid)
                 stream.start()
                 self._async.append(stream)
+        return len(self._async)
 
     def drain_async(self) -> list[Event]:
         """Async events pushed since the last call (to inject into the stream)."""
