@@ -78,7 +78,9 @@ def fd_resolved(sevt: "SinspEvent", fd: int) -> str:
     fi = tinfo.fdtable.get(fd)
     if fi is None:
         return ""
-    proto = _L4CHAR.get(fi.l4proto, "") if fi.type in ("4", "6") else ""
+    proto = ""
+    if fi.type in ("4", "6") and (fi.role or fi.l4proto == "raw"):  # upstream's get_l4proto
+        proto = _L4CHAR.get(fi.l4proto, "")
     return f"<{typechar(fi.type)}{proto}>{fi.name}"
 
 

@@ -147,6 +147,9 @@ def _typechar(sevt: "SinspEvent") -> str | None:
     return _EVENT_TYPECHAR.get(sevt.evt.type, "o") if fi is None else typechar(fi.type)
 
 
+_ZERO = {"4": ipaddress.IPv4Address(0), "6": ipaddress.IPv6Address(0)}
+
+
 def _is_local(sevt: "SinspEvent", ip: Any) -> bool:
     """Is ``ip`` an address of this machine? As upstream's sinsp_network_interfaces:
     an IPv4 address equal to an interface's, an IPv6 one in an interface's /64."""
@@ -171,53 +174,72 @@ def _same_64(iface: Any, ip: Any) -> bool:
     return iface is not None and iface.version == 6 and iface.packed[:8] == ip.packed[:8]
 
 
+def _listening(fi: "FdInfo") -> bool:
+    """upstream's SCAP_FD_IPV4_SERVSOCK / SCAP_FD_IPV6_SERVSOCK (bound with a port)."""
+    return fi.role == "server" and fi.dip is None
+
+
+def _addr(fi: "FdInfo", ip: Any) -> Any:
+    """An address of an inet socket; never set means the zero address, as upstream's."""
+    return _ZERO[fi.type] if ip is None else ip
+
+
 def _connected(fi: "FdInfo") -> bool:
     return fi.type in _INET and fi.dip is not None and fi.role != ""
 
 
 def _client(attr: str) -> Callable[["SinspEvent", "FdInfo"], Any]:
+    """Client end (fd.cip, fd.cport): connected sockets with a role only."""
+    port = attr == "sport"
+
     def value(sevt: "SinspEvent", fi: "FdInfo") -> Any:
-        if fi.type not in _INET or not fi.role:
+        if fi.type not in _INET or not fi.role or _listening(fi):
             return None
-        return getattr(fi, attr)
+        return fi.sport if port else _addr(fi, fi.sip)
 
     return value
 
 
 def _server(attr: str) -> Callable[["SinspEvent", "FdInfo"], Any]:
     """Server end: the tuple's destination, or a listening socket's own address."""
+    port = attr == "dport"
 
     def value(sevt: "SinspEvent", fi: "FdInfo") -> Any:
-        if fi.type not in _INET:
+        if fi.type not in _INET or not fi.role:
             return None
-        if fi.role == "server" and fi.dip is None:  # listening socket
-            return fi.sip if attr == "dip" else fi.sport
-        if not fi.role:
-            return None
-        return getattr(fi, attr)
+        if _listening(fi):
+            return fi.sport if port else _addr(fi, fi.sip)
+        return fi.dport if port else _addr(fi, fi.dip)
 
     return value
 
 
 def _local_remote(local: bool, port: bool) -> Callable[["SinspEvent", "FdInfo"], Any]:
     def value(sevt: "SinspEvent", fi: "FdInfo") -> Any:
-        if fi.type not in _INET or not fi.role or fi.dip is None:
+        if fi.type not in _INET or not fi.role or _listening(fi):
             return None
-        client_is_local = _is_local(sevt, fi.sip)
-        take_client = client_is_local == local
+        sip = _addr(fi, fi.sip)
+        take_client = _is_local(sevt, sip) == local
         if port:
             return fi.sport if take_client else fi.dport
-        return fi.sip if take_client else fi.dip
+        return sip if take_client else _addr(fi, fi.dip)
 
     return value
 
 
 def _is_server(sevt: "SinspEvent", fi: "FdInfo") -> bool:
-    if fi.type in _INET and fi.role == "server" and fi.dip is None:
+    if fi.type not in _INET:
+        return False
+    if _listening(fi):
         return True
-    if fi.type in _INET:
-        return _is_local(sevt, fi.dip)
-    return False
+    return _is_local(sevt, _addr(fi, fi.dip))
+
+
+def l4proto(fi: "FdInfo") -> str:
+    """upstream's get_l4proto: a socket with no role yet has none ("" here), except raw."""
+    if fi.type in _INET and not fi.role and fi.l4proto != "raw":
+        return ""
+    return fi.l4proto
 
 
 def _sockfamily(sevt: "SinspEvent", fi: "FdInfo") -> str | None:
@@ -286,7 +308,7 @@ FD = FieldClass("fd", "The file descriptor the event acts on (for events that us
     _F("fd.lport", "PORT", "local port", _fd(_local_remote(True, True)), fmt="DEC"),
     _F("fd.rport", "PORT", "remote port", _fd(_local_remote(False, True)), fmt="DEC"),
     _F("fd.l4proto", "CHARBUF", "IP protocol of a socket: tcp, udp, icmp or raw",
-       _fd(lambda e, fi: fi.l4proto or "<NA>")),
+       _fd(lambda e, fi: l4proto(fi) or "<NA>")),
     _F("fd.sockfamily", "CHARBUF", "socket family: ip or unix", _fd(_sockfamily)),
     _F("fd.is_server", "BOOL", "true when this process is the server end of the connection", _fd(_is_server)),
     _F("fd.uid", "CHARBUF", "thread id followed by fd number (unique fd id)",
