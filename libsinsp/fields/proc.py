@@ -269,9 +269,24 @@ def _loginshell(sevt: "SinspEvent", t: "ThreadInfo") -> int | None:
 
 
 def _nthreads(sevt: "SinspEvent", t: "ThreadInfo") -> int:
+    """Live threads of the process. A thread whose ids are unknown (a fake row) belongs
+    to no thread group upstream (create_thread_dependencies skips invalid threads): 0."""
+    if t.is_invalid:
+        return 0
     threads = sevt.inspector.threads if sevt.inspector is not None else None
     count = getattr(threads, "thread_count", None)
     return count(t.pid) if count is not None else 1
+
+
+def _nchilds(sevt: "SinspEvent", t: "ThreadInfo") -> int:
+    """Live threads of the process but its main thread (all of them when the main thread
+    is dead or unknown), as upstream's get_num_not_leader_threads."""
+    n = _nthreads(sevt, t)
+    if n == 0:
+        return 0
+    threads = sevt.inspector.threads
+    main = threads.get(t.pid)
+    return n - 1 if main is not None and not main.dead else n
 
 
 def _nonzero(v: int) -> int | None:
@@ -416,7 +431,7 @@ PROCESS = FieldClass("process", "The process and thread that generated the event
     _P("proc.nthreads", "UINT64", "live threads of the process (main thread included)", _te(_nthreads),
        fmt="DEC"),
     _P("proc.nchilds", "UINT64", "live threads of the process other than the main one",
-       _te(lambda e, t: max(_nthreads(e, t) - 1, 0)), fmt="DEC"),
+       _te(_nchilds), fmt="DEC"),
     _P("thread.vmsize", "UINT64", "proc.vmsize for the main thread, 0 for others",
        _t(lambda t: t.vmsize_kb if t.tid == t.pid else 0), fmt="DEC"),
     _P("thread.vmrss", "UINT64", "proc.vmrss for the main thread, 0 for others",

@@ -86,7 +86,7 @@ def parse_pipe_exit(insp, sevt) -> None:
     if fd1 is None or fd2 is None:
         return
     flags = param(evt, 4) or 0 if evt[5] == PPME.SYSCALL_PIPE2_X else 0
-    for fd in (fd2, fd1):  # fd1 last: it is the event's fdinfo
+    for fd in (fd1, fd2):  # fd2 last: it is the event's fd, as upstream's add_pipe calls leave it
         fdi = FdInfo(fd, "p")
         fdi.ino = param(evt, 3) or 0
         fdi.openflags = flags

@@ -449,8 +449,10 @@ def parse_socketpair_exit(insp, sevt) -> None:
     first = FdInfo(fd1, "u")
     first.source, first.dest = param(evt, 3) or 0, param(evt, 4) or 0
     second = first.copy()
-    add_fd(sevt, fd2, second)
+    second.fd = fd2
     add_fd(sevt, fd1, first)
+    t.fdtable[fd2] = second
+    sevt.fd = fd2  # upstream: the event's fdinfo is fd1's, its fd number (the last added) fd2
 
 
 PARSERS = {
