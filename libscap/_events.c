@@ -23,14 +23,14 @@ static inline uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); re
 
 /* cpu 0xFFFF is "unknown" in records from the live engine when a ring serves
  * several CPUs; the savefile keeps the stored value as is (see cpu_minus_one). */
-static PyObject *build(PyTypeObject *cls, PyObject *buf, const uint8_t *r, int cpu_minus_one)
+static PyObject *build(PyTypeObject *cls, PyObject *buf, const uint8_t *r, uint64_t off, int cpu_minus_one)
 {
     PyObject *ev = cls->tp_alloc(cls, 10);
     if (!ev)
         return NULL;
     uint16_t cpu = rd16(r + 34);
     PyObject *items[9] = {
-        PyLong_FromUnsignedLongLong(rd64(r)),
+        PyLong_FromUnsignedLongLong(off),
         PyLong_FromUnsignedLongLong(rd64(r + 8)),
         PyLong_FromUnsignedLongLong(rd64(r + 16)),
         PyLong_FromUnsignedLong(rd32(r + 24)),
@@ -60,24 +60,43 @@ static PyObject *build(PyTypeObject *cls, PyObject *buf, const uint8_t *r, int c
 }
 
 PyDoc_STRVAR(make_events_doc,
-"make_events(cls, buf, records, n, cpu_minus_one=False) -> list\n\n"
+"make_events(cls, buf, records, n, cpu_minus_one=False, cls2=None, buf2=None) -> list\n\n"
 "Events of type cls (a tuple subclass) over buf, one per packed record of\n"
-"records[:n * SCAN_RECORD_SIZE]. With cpu_minus_one, cpu 0xFFFF becomes -1.");
+"records[:n * SCAN_RECORD_SIZE]. With cpu_minus_one, cpu 0xFFFF becomes -1.\n"
+"A record whose off has CONV_ARENA_BIT set (the savefile converter's output)\n"
+"is an event of type cls2 over buf2 at off without that bit.");
+
+static int is_tuple_class(PyTypeObject *cls)
+{
+    if (PyType_IsSubtype(cls, &PyTuple_Type))
+        return 1;
+    PyErr_SetString(PyExc_TypeError, "cls must be a tuple subclass");
+    return 0;
+}
 
 static PyObject *make_events(PyObject *self, PyObject *args)
 {
-    PyTypeObject *cls;
-    PyObject *buf;
+    PyTypeObject *cls, *cls2 = NULL;
+    PyObject *buf, *buf2 = Py_None, *cls2_obj = Py_None;
     Py_buffer rec;
     Py_ssize_t n;
     int cpu_minus_one = 0;
 
-    if (!PyArg_ParseTuple(args, "O!Oy*n|p", &PyType_Type, &cls, &buf, &rec, &n, &cpu_minus_one))
+    if (!PyArg_ParseTuple(args, "O!Oy*n|pOO", &PyType_Type, &cls, &buf, &rec, &n, &cpu_minus_one,
+                          &cls2_obj, &buf2))
         return NULL;
-    if (!PyType_IsSubtype(cls, &PyTuple_Type)) {
+    if (!is_tuple_class(cls)) {
         PyBuffer_Release(&rec);
-        PyErr_SetString(PyExc_TypeError, "cls must be a tuple subclass");
         return NULL;
+    }
+    if (cls2_obj != Py_None) {
+        if (!PyType_Check(cls2_obj) || !is_tuple_class((PyTypeObject *)cls2_obj)) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "cls2 must be a tuple subclass");
+            PyBuffer_Release(&rec);
+            return NULL;
+        }
+        cls2 = (PyTypeObject *)cls2_obj;
     }
     if (n < 0 || n > rec.len / SCAN_RECORD_SIZE) {
         PyBuffer_Release(&rec);
@@ -88,7 +107,18 @@ static PyObject *make_events(PyObject *self, PyObject *args)
     if (list) {
         const uint8_t *r = rec.buf;
         for (Py_ssize_t i = 0; i < n; i++, r += SCAN_RECORD_SIZE) {
-            PyObject *ev = build(cls, buf, r, cpu_minus_one);
+            uint64_t off = rd64(r);
+            PyObject *ev;
+            if (off & CONV_ARENA_BIT) {
+                if (!cls2) {
+                    PyErr_SetString(PyExc_ValueError, "a converted record without cls2/buf2");
+                    Py_CLEAR(list);
+                    break;
+                }
+                ev = build(cls2, buf2, r, off & ~CONV_ARENA_BIT, cpu_minus_one);
+            } else {
+                ev = build(cls, buf, r, off, cpu_minus_one);
+            }
             if (!ev) {
                 Py_CLEAR(list);
                 break;

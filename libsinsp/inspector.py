@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable, Iterator
 from libscap.errors import ScapError
 from libscap.event import Event
 from libscap.savefile import Interfaces, MachineInfo, open_capture
-from libscap.savefile.converter import PASS_THROUGH, PLANS, Converter, plan
+from libscap.savefile.converter import Converter
 from libscap.schema import EC, EVENTS, PPM_EVENT_MAX, PPME
 
 from libsinsp.event import SinspEvent
@@ -98,7 +98,7 @@ class Inspector:
         self._num = 0
         self._returned = 0
         self._parse_errors = 0
-        self._unconvertible = 0
+        self._converter: Converter | None = None
         self._state_only_mask = 0
         self._filter: Callable[[SinspEvent], bool] | None = None
         self._listeners: list[Listener] = []
@@ -124,12 +124,16 @@ class Inspector:
         self.machine_info = cap.machine_info
         self.interfaces = cap.interfaces
         load_state(self.threads, self.users, self.groups, cap.processes, cap.fds, cap.users, cap.groups)
-        self._start(self._converted(cap.events()), cap.close)
+        converter = Converter(strict=False)
+        self._start(cap.events(converter), cap.close)
+        self._converter = converter
         self._state_only_mask = _DF_STATE_ONLY
 
     def open_events(self, events: Iterable[Event], *, convert: bool = True) -> None:
         """Consume libscap events from memory (tests, plugins); old layouts are converted."""
-        self._start(self._converted(iter(events)) if convert else iter(events), None)
+        converter = Converter(strict=False) if convert else None
+        self._start(self._converted(events, converter) if converter is not None else iter(events), None)
+        self._converter = converter
 
     def open_live(self, async_events: Callable[[], list[Event]] | None = None, **engine_options: Any) -> None:
         """Capture live through the modern eBPF probe (root); ``engine_options`` go to
@@ -180,28 +184,21 @@ class Inspector:
             yield from async_events()
             yield from batch
 
-    def _converted(self, events: Iterator[Event]) -> Iterator[Event]:
-        """libscap's converter; events it passes unchanged (the common case) cost one
-        dict lookup. An event the converter rejects (where upstream's capture would
-        fail: a layout no rule knows) is skipped and counted."""
-        converter = Converter()
-        plans = PLANS
+    @staticmethod
+    def _converted(events: Iterable[Event], converter: Converter) -> Iterator[Event]:
+        """libscap's converter over events from memory (a capture file is converted
+        by its reader, in batches). An event the converter rejects (where upstream's
+        capture would fail: a layout no rule knows) is skipped and counted."""
+        convert = converter.convert
         for evt in events:
-            p = plans.get((evt[5], evt[6])) or plan(evt[5], evt[6])
-            if p is PASS_THROUGH:
-                yield evt
-                continue
-            try:
-                out = converter.apply(evt, p)
-            except ScapError:
-                self._unconvertible += 1
-                continue
+            out = convert(evt)
             if out is not None:
                 yield out
 
     def _start(self, events: Iterator[Event], close: Callable[[], None] | None) -> None:
         self.close()
         self._state_only_mask = 0
+        self._converter = None
         self._events = events
         self._close = close
 
@@ -302,7 +299,7 @@ class Inspector:
             "events_seen": self._num,
             "events_returned": self._returned,
             "parse_errors": self._parse_errors,
-            "events_unconvertible": self._unconvertible,
+            "events_unconvertible": self._converter.rejected if self._converter is not None else 0,
             "events_dropped": drops,
             "threads": len(self.threads),
             "fds": sum(len(t.fdtable) for t in self.threads if t.tid == t.pid or t.pid < 0),

@@ -42,20 +42,31 @@ Since eligibility depends only on (type, parameter count), the whole chain of
 steps an event goes through is known in advance: ``plan()`` compiles it once
 per (type, nparams) into a ``Plan`` of plain ints and bytes (step = action,
 target type and counts; instruction = source, parameter, fallback bytes, length
-cap), and per event only the data moves: converted events are built by
-concatenating slices of the original bytes. Converted events keep the
-timestamp, thread, CPU, number and flags of the event they came from. Event
-types beyond the table are dropped.
+cap). All plans are handed once to C (libscap/_convert.c), which runs them per
+event and keeps the stored enter events: ``Converter.convert_records`` turns a
+batch of the reader's packed records into converted records (an event passed
+unchanged keeps its record, so it stays a view into the reader's chunk; a
+converted one is built in an arena shared by its batch), and
+``Capture.events(converter)`` uses it, so no Python code runs per event.
+``Converter.convert`` does the same for one event from memory. Converted events
+keep the timestamp, thread, CPU, number and flags of the event they came from.
+Event types beyond the table are dropped.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Callable, Iterable, Iterator, NamedTuple
+import threading
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
+try:
+    from .. import _events, _scan
+except ImportError as exc:  # the compiled half is built by CMake, not found on sys.path
+    raise ImportError(f"libscap._scan is not built ({exc}): run `pip install -e .` "
+                      "(or `make scap` in a CMake build directory)") from exc
 from ..errors import ScapError
-from ..event import HEADER, Event
-from ..schema import CONVERSIONS, EF, EVENT_HEADER_LEN, EVENTS, PPM_EVENT_MAX, PPME, PT
+from ..event import Event
+from ..schema import CONVERSIONS, EF, EVENTS, PPM_EVENT_MAX, PPME, PT
 
 #: Upstream's bound on conversion steps for one event (MAX_CONVERSION_BOUNDARY).
 MAX_CONVERSIONS = 50
@@ -274,112 +285,221 @@ def plan(etype: int, nparams: int) -> Plan:
     return p
 
 
-class _LensStructs(dict):
-    """(count, width) -> the Struct of that many u16 (width 2) or u32 (width 4) lengths."""
+# -- the per-event loop, in C (libscap/_convert.c) -------------------------------
 
-    def __missing__(self, key: tuple[int, int]) -> struct.Struct:
-        st = self[key] = struct.Struct("<%d%s" % (key[0], "I" if key[1] == 4 else "H"))
-        return st
+_ffi, _lib = _scan.ffi, _scan.lib
+_NSLOTS = _lib.CONV_NPARAMS_SLOTS
+_RECORD = struct.Struct("<QQQIHIHQI")  # a packed record of _scan.h (SCAN_RECORD_SIZE)
+_RSIZE = _RECORD.size
+_VERDICT_PASS, _VERDICT_DROP = _lib.CONV_PASS, _lib.CONV_DROP
+_tables_lock = threading.Lock()
+#: per (type * CONV_NPARAMS_SLOTS + min(nparams, 33)): the plan's CONV_* verdict
+#: (pass, drop, error, steps), for the one-event path; set by _load_tables
+_verdicts = b""
 
 
-_LENS = _LensStructs()
-
-
-def _overrun(evt: Event, lens: tuple[int, ...]) -> ScapError:
-    return ScapError(f"event #{evt[8]} ({EVENTS[evt[5]].code}): parameter lengths {list(lens)} "
-                     f"overrun its {evt[4]} bytes")
+def _load_tables() -> None:
+    """Compile every plan and hand them to C (once per process, ~50 ms)."""
+    global _verdicts
+    with _tables_lock:
+        if _verdicts:
+            return
+        plans = _ffi.new("struct conv_plan[]", PPM_EVENT_MAX * _NSLOTS)
+        steps: list[Step] = []
+        instrs: list[tuple[Instr, int]] = []
+        fallbacks = bytearray()
+        offsets: dict[bytes, int] = {}
+        verdicts = bytearray(PPM_EVENT_MAX * _NSLOTS)
+        for etype in range(PPM_EVENT_MAX):
+            for n in range(_NSLOTS):  # the last slot stands for every larger count
+                p = plan(etype, n)
+                slot = etype * _NSLOTS + n
+                if p is PASS_THROUGH:
+                    verdict = _lib.CONV_PASS
+                elif p.error:
+                    verdict = _lib.CONV_ERROR
+                elif not p.steps and not p.store and not p.deliver:
+                    verdict = _lib.CONV_DROP
+                else:
+                    verdict = _lib.CONV_STEPS
+                    cp = plans[slot]
+                    cp.first_step, cp.n_steps = len(steps), len(p.steps)
+                    cp.store, cp.deliver = p.store, p.deliver
+                    for k, step in enumerate(p.steps):
+                        if any(i.source == FROM_CALLBACK for i in step.instrs):
+                            if k:
+                                raise ScapError(f"conversion of {EVENTS[etype].code}: a from_callback "
+                                                "instruction after the first step is not supported")
+                            cp.callbacks = 1
+                        steps.append(step)
+                        for instr in step.instrs:
+                            off = offsets.get(instr.fallback)
+                            if off is None:
+                                off = offsets[instr.fallback] = len(fallbacks)
+                                fallbacks += instr.fallback
+                            instrs.append((instr, off))
+                plans[slot].verdict = verdicts[slot] = verdict
+        c_steps = _ffi.new("struct conv_step[]", max(len(steps), 1))
+        c_instrs = _ffi.new("struct conv_instr[]", max(len(instrs), 1))
+        first = 0
+        for cs, step in zip(c_steps, steps):
+            cs.first_instr, cs.n_instrs = first, len(step.instrs)
+            cs.old_type, cs.new_type, cs.kind = step.old_type, step.new_type, step.kind
+            cs.old_nparams, cs.width = step.old_nparams, step.width
+            cs.new_nparams, cs.new_width = step.new_nparams, step.new_width
+            first += len(step.instrs)
+        for ci, (instr, off) in zip(c_instrs, instrs):
+            ci.source, ci.param, ci.min_len, ci.max_len = instr.source, instr.param, instr.min_len, instr.max_len
+            ci.fallback_off, ci.fallback_len = off, len(instr.fallback)
+        if _lib.conv_init(PPM_EVENT_MAX, plans, c_steps, len(steps), c_instrs, len(instrs),
+                          bytes(fallbacks), len(fallbacks)):
+            raise ScapError("the converter's C tables were refused (inconsistent plans or out of memory)")
+        _verdicts = bytes(verdicts)
 
 
 class Converter:
-    """Stateful converter: keeps each thread's pending enter event between events
-    (as its type and parameter bytes)."""
+    """Stateful converter: keeps each thread's pending enter event between events.
 
-    def __init__(self) -> None:
-        self._stored: dict[int, tuple[int, list[bytes]]] = {}
+    The per-event work runs in C (libscap/_convert.c) over the plans of
+    ``plan()``; the stored enter events live there too, bounded: past
+    ``STORED_MAX`` events or ``STORED_MAX_BYTES`` bytes the older half (by
+    timestamp) is forgotten (a real capture has one per thread inside a
+    syscall). Where upstream's converter fails (see ``plan`` errors, parameter
+    lengths overrunning the event, an enter event without the parameter asked
+    for), the event is rejected: ``strict`` converters raise ScapError, others
+    skip it and count it in ``rejected``. ``from_callback`` values are computed
+    in Python (``CALLBACKS``), for the rare events whose plan has one."""
+
+    STORED_MAX = _lib.CONV_STORED_MAX
+    STORED_MAX_BYTES = _lib.CONV_STORED_MAX_BYTES
+
+    def __init__(self, strict: bool = True) -> None:
+        if not _verdicts:
+            _load_tables()
+        c = _lib.conv_new()
+        if c == _ffi.NULL:
+            raise MemoryError("cannot allocate the converter's state")
+        self._c = _ffi.gc(c, _lib.conv_free)
+        self.strict = strict
+        #: events rejected (non-strict converters; see the class docs)
+        self.rejected = 0
+        self._counts = _ffi.new("size_t[2]")
+        self._size = _ffi.new("size_t *")
+        self._u64 = _ffi.new("uint64_t *")
+
+    @property
+    def stored(self) -> int:
+        """How many threads have a pending enter event."""
+        return _lib.conv_stored(self._c, self._u64)
+
+    @property
+    def evicted(self) -> int:
+        """Pending enter events forgotten by the bound on their number or bytes."""
+        _lib.conv_stored(self._c, self._u64)
+        return self._u64[0]
 
     def convert(self, evt: Event) -> Event | None:
         """The event as current libs delivers it, or None where it is dropped
-        (ScapError where upstream's converter fails)."""
-        p = PLANS.get((evt[5], evt[6])) or plan(evt[5], evt[6])
-        return evt if p is PASS_THROUGH else self.apply(evt, p)
-
-    def apply(self, evt: Event, p: Plan) -> Event | None:
-        """``convert`` with the plan of ``evt``'s type and parameter count already at hand."""
-        if p.error:
-            raise ScapError(f"event #{evt[8]}: {p.error}")
-        for step in p.steps:
-            evt = self._step(evt, step)
-        width = p.store
-        if width:
-            buf, n, start = evt[0], evt[6], evt[1] + EVENT_HEADER_LEN + width * evt[6]
-            lens = _LENS[n, width].unpack_from(buf, evt[1] + EVENT_HEADER_LEN)
-            if start + sum(lens) > evt[1] + evt[4]:
-                raise _overrun(evt, lens)
-            params = []
-            for size in lens:
-                params.append(buf[start:start + size])
-                start += size
-            self._stored[evt[3]] = (evt[5], params)
-        return evt if p.deliver else None
-
-    def _step(self, old: Event, step: Step) -> Event:
-        buf, off, tid = old[0], old[1], old[3]
-        data = off + EVENT_HEADER_LEN + step.width * step.old_nparams
-        lens = _LENS[step.old_nparams, step.width].unpack_from(buf, off + EVENT_HEADER_LEN)
-        end = data + sum(lens)
-        if end > off + old[4]:
-            raise _overrun(old, lens)
-        params: list[bytes] = []
-        enter = self._stored.get(tid)
-        if enter is not None and enter[0] != step.old_type - 1:
-            enter = None  # a stale enter of another syscall: see the module docs
-        used_enter = False
-        for instr in step.instrs:
-            source = instr[0]
-            if source == FROM_ENTER:
-                if enter is None:
-                    params.append(instr[2])
-                    continue
-                if len(enter[1]) <= instr[1]:
-                    raise ScapError(f"event #{old[8]}: conversion wants parameter {instr[1]} of "
-                                    f"{EVENTS[enter[0]].code}, which has {len(enter[1])}")
-                params.append(enter[1][instr[1]][:instr[4]])
-                used_enter = True
-            elif source == FROM_OLD:
-                start = data + sum(lens[:instr[1]])
-                params.append(buf[start:start + min(lens[instr[1]], instr[4])])
-            elif source == FROM_CALLBACK:
-                params.append(self._callback(old, instr))
-            else:  # FROM_EMPTY, FROM_DEFAULT
-                params.append(instr[2])
-        if used_enter:
-            del self._stored[tid]
-        new_lens = _LENS[len(params), step.new_width].pack(*map(len, params))
-        body = b"".join(params)
-        ts, new_type, new_n = old[2], step.new_type, step.new_nparams
-        if step.kind == ADD_PARAMS:
-            length = data - off + len(new_lens) + (end - data) + len(body)
-            raw = b"".join((HEADER.pack(ts, tid, length, new_type, new_n),
-                            buf[off + EVENT_HEADER_LEN:data], new_lens, buf[data:end], body))
-        else:
-            length = EVENT_HEADER_LEN + len(new_lens) + len(body)
-            raw = b"".join((HEADER.pack(ts, tid, length, new_type, new_n), new_lens, body))
-        return tuple.__new__(Event, (raw, 0, ts, tid, length, new_type, new_n, old[7], old[8], old[9]))
-
-    @staticmethod
-    def _callback(old: Event, instr: Instr) -> bytes:
+        (a rejected event: ScapError when strict, None otherwise)."""
+        etype, n = evt[5], evt[6]
+        verdict = _verdicts[etype * _NSLOTS + (n if n < _NSLOTS else _NSLOTS - 1)] \
+            if etype < PPM_EVENT_MAX else _VERDICT_DROP
+        if verdict == _VERDICT_PASS:
+            return evt
+        if verdict == _VERDICT_DROP:
+            return None
         try:
-            value = CALLBACKS[instr[1]](old, instr[4])
-        except (ValueError, ScapError):
-            return instr[2]
-        if not instr[3] <= len(value) <= instr[4]:
-            raise ScapError(f"event #{old[8]}: a conversion callback gave {len(value)} bytes, "
-                            f"outside [{instr[3]}, {instr[4]}]")
-        return value
+            rec = bytearray(_RECORD.pack(evt[1], evt[2], evt[3], evt[4], etype, n, evt[7] & 0xFFFF,
+                                         evt[8], evt[9]))
+        except struct.error:
+            return self._reject(f"event #{evt[8]}: header fields out of range")
+        records = _ffi.from_buffer("uint8_t[]", rec)
+        nout, arena = self._run(type(evt), evt[0], rec, records, 1)
+        if not nout:
+            return None
+        off, ts, tid, length, new_type, new_n = _RECORD.unpack_from(rec)[:6]
+        if not off & _lib.CONV_ARENA_BIT:
+            return evt  # stored and passed unchanged
+        return tuple.__new__(Event, (arena, off & ~_lib.CONV_ARENA_BIT, ts, tid, length, new_type, new_n,
+                                     evt[7], evt[8], evt[9]))
+
+    def convert_records(self, cls: type, buf: Any, records: bytearray, n: int) -> list[Event]:
+        """The converted events of ``n`` packed records (``_scan.h``) over ``buf``:
+        unchanged events as ``cls`` over ``buf``, converted ones as ``Event`` over
+        a new bytes object. ``records`` is rewritten in place. The reader's path."""
+        nout, arena = self._run(cls, buf, records, _ffi.from_buffer("uint8_t[]", records), n)
+        return _events.make_events(cls, buf, records, nout, False, Event, arena)
+
+    def _run(self, cls: type, buf: Any, records: bytearray, rec_c: Any, n: int) -> tuple[int, bytes]:
+        """conv_run over the records, rejects and callbacks handled; (records out, arena)."""
+        c, counts, lib = self._c, self._counts, _lib
+        src = _ffi.from_buffer("uint8_t[]", buf)
+        done = nout = 0
+        while True:
+            rc = lib.conv_run(c, src, len(src), rec_c + done * _RSIZE, n - done, rec_c + nout * _RSIZE,
+                              counts, counts + 1)
+            done += counts[0]
+            nout += counts[1]
+            if rc == lib.CONV_OK:
+                break
+            if rc == lib.CONV_CALLBACK:
+                if self._callbacks(cls, buf, records, done):
+                    continue
+            else:
+                self._reject(self._message(records, done))
+            done += 1
+        size = self._size
+        ptr = lib.conv_arena(c, size)
+        return nout, (_ffi.buffer(ptr, size[0])[:] if size[0] else b"")
+
+    def _callbacks(self, cls: type, buf: Any, records: bytearray, i: int) -> bool:
+        """Compute the from_callback values of record ``i`` for C; False if it is rejected."""
+        old = _events.make_events(cls, buf, records[i * _RSIZE:(i + 1) * _RSIZE], 1)[0]
+        values: list[tuple[int, bytes | None]] = []
+        for k, instr in enumerate(plan(old[5], old[6]).steps[0].instrs):
+            if instr.source != FROM_CALLBACK:
+                continue
+            try:
+                value = CALLBACKS[instr.param](old, instr.max_len)
+            except (ValueError, ScapError):
+                values.append((k, None))
+                continue
+            if not instr.min_len <= len(value) <= instr.max_len:
+                self._reject(f"event #{old[8]}: a conversion callback gave {len(value)} bytes, "
+                             f"outside [{instr.min_len}, {instr.max_len}]")
+                return False
+            values.append((k, value))
+        for k, value in values:
+            if _lib.conv_set_callback(self._c, k, value or b"", len(value or b""), value is None):
+                raise MemoryError("cannot keep a conversion callback's value")
+        return True
+
+    def _message(self, records: bytearray, i: int) -> str:
+        _, _, _, length, etype, n, _, num, _ = _RECORD.unpack_from(records, i * _RSIZE)
+        err = _lib.conv_error(self._c)
+        code, name = err.code, EVENTS[etype].code
+        if code == _lib.CONV_ERR_PLAN:
+            return f"event #{num}: {plan(etype, n).error}"
+        if code == _lib.CONV_ERR_OVERRUN:
+            return f"event #{num} ({name}): parameter lengths overrun its {length} bytes"
+        if code == _lib.CONV_ERR_ENTER_PARAM:
+            return (f"event #{num}: conversion wants parameter {err.a} of {EVENTS[err.b].code}, "
+                    f"which has {err.c}")
+        if code == _lib.CONV_ERR_TOO_LARGE:
+            return f"event #{num} ({name}): the converted event would exceed 4 GiB"
+        if code == _lib.CONV_ERR_NOMEM:
+            raise MemoryError(f"event #{num} ({name}): out of memory converting it")
+        raise ScapError(f"event #{num} ({name}): converter internal error {err.a}")
+
+    def _reject(self, message: str) -> None:
+        self.rejected += 1
+        if self.strict:
+            raise ScapError(message)
 
 
 def convert(events: Iterable[Event]) -> Iterator[Event]:
-    """The events as current libs delivers them from a savefile (see module docs)."""
+    """The events as current libs delivers them from a savefile (see module docs);
+    ScapError where upstream's converter fails."""
     converter = Converter()
     for evt in events:
         out = converter.convert(evt)

@@ -48,7 +48,7 @@ import itertools
 import os
 import struct
 import warnings
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator
 
 try:
     from .. import _events, _scan
@@ -64,6 +64,9 @@ from .blocks import (
     FdInfo, GroupInfo, InterfaceInfo, Interfaces, MachineInfo, ProcessInfo, ScapWarning,
     SectionHeader, StateBlock, UserInfo,
 )
+
+if TYPE_CHECKING:
+    from .converter import Converter
 
 #: Upstream's bound on parameters for an event type it does not know.
 PPM_MAX_EVENT_PARAMS = 32
@@ -89,6 +92,8 @@ _MAX_PARAMS: tuple[int, ...] = tuple(
     len(EVENTS[t].params) if t < PPM_EVENT_MAX else PPM_MAX_EVENT_PARAMS for t in range(1 << 16))
 _LEN_WIDTH: tuple[int, ...] = tuple(
     4 if t < PPM_EVENT_MAX and EVENTS[t].large_payload else 2 for t in range(1 << 16))
+#: the walk's converter before the consumer chose one
+_NOT_YET = object()
 _OLD_LEN_QUIRK = frozenset({PPME.NOTIFICATION_E, PPME.INFRASTRUCTURE_EVENT_E})
 
 #: One event from ``_scan.lib.scan_events``: the Event fields after ``buf``
@@ -452,21 +457,35 @@ class Capture:
         self.raw_blocks: list[StateBlock] = []
         self._state_end = 0  # stream offset up to which state blocks have been recorded
         self._stream: _Stream | None = None
-        self._pending: tuple[Event | None, Iterator[Event]] | None = None
+        # the walk of the first pass, paused before its first event (None: no events)
+        self._pending: Generator[list[Event], Converter | None, None] | None = None
+        self._fresh = False
         self._pending = self._start()
+        self._fresh = True
 
     # -- public -----------------------------------------------------------------
 
-    def events(self) -> Iterator[Event]:
-        """Events in file order, numbered from 1, as stored (see the module doc).
+    def events(self, converter: Converter | None = None) -> Iterator[Event]:
+        """Events in file order, numbered from 1, as stored (see the module doc);
+        with a ``converter`` (``libscap.savefile.converter.Converter``), the
+        converted stream current libs delivers, converted in C batch by batch.
 
         May be called again: each call reads the file anew from the first event
         block; state blocks already recorded are not added twice."""
-        pending, self._pending = self._pending, None
-        first, rest = pending if pending is not None else self._start()
-        if first is None:
+        return itertools.chain.from_iterable(self.batches(converter))
+
+    def batches(self, converter: Converter | None = None) -> Iterator[list[Event]]:
+        """``events()`` as the lists of events the reader makes at once (up to a
+        few thousand; possibly empty once converted): for consumers that loop
+        over events themselves."""
+        if self._fresh:
+            walk, self._pending, self._fresh = self._pending, None, False
+        else:
+            walk = self._start()
+        if walk is None:
             return iter(())
-        return itertools.chain((first,), rest)
+        first = walk.send(converter)  # the walk resumes with its first event
+        return itertools.chain((first,), walk)
 
     def close(self) -> None:
         if self._stream is not None:
@@ -481,15 +500,19 @@ class Capture:
 
     # -- reading ----------------------------------------------------------------
 
-    def _start(self) -> tuple[Event | None, Iterator[Event]]:
+    def _start(self) -> Generator[list[Event], Converter | None, None] | None:
+        """A new walk over the file, run up to its first event (so the state
+        blocks before it are read); None if the file has no events."""
         self.close()
         stream = self._stream = _Stream(self.path)
         chunk = stream.refill(_empty_chunk(stream), 0, 12)
         self.section, pos = self._read_section_header(stream, chunk)
-        batches = self._walk(stream, chunk, pos)
-        first_batch = next(batches, iter(()))
-        first = next(first_batch, None)
-        return first, itertools.chain(first_batch, itertools.chain.from_iterable(batches))
+        walk = self._walk(stream, chunk, pos)
+        try:
+            next(walk)
+        except StopIteration:
+            return None
+        return walk
 
     def _read_section_header(self, stream: _Stream, chunk: _Chunk) -> tuple[SectionHeader, int]:
         if len(chunk) < 12:
@@ -515,12 +538,16 @@ class Capture:
         options = bytes(chunk[8 + _SHB.size:blen - 4])
         return SectionHeader(major, minor, section_length, options, magic), blen
 
-    def _walk(self, stream: _Stream, buf: _Chunk, pos: int) -> Iterator[Iterator[Event]]:
+    def _walk(self, stream: _Stream, buf: _Chunk, pos: int
+              ) -> Generator[list[Event] | tuple[Event, ...] | None, Converter | None, None]:
         """The block loop: yields batches of events, records state blocks.
 
-        A batch is either up to ``_BATCH`` events made from the C scanner's
-        records (by ``_events.make_events``) or the one event of a block the
-        general path below read."""
+        It first yields None when it reaches the first event, and is then
+        resumed with ``send(converter)`` (None: events as stored). A batch is
+        either the events made from up to ``_BATCH`` records of the C scanner
+        (by ``_events.make_events``, or by the converter, in C too) or the
+        event of a block the general path below read."""
+        converter: Any = _NOT_YET
         event_cls = SavefileEvent
         make_events = _events.make_events
         scan = _scan.lib.scan_events
@@ -544,7 +571,12 @@ class Capture:
                 if n:
                     num += n
                     pos = stop[0]
-                    yield iter(make_events(event_cls, buf, records, n))
+                    if converter is _NOT_YET:
+                        converter = yield None
+                    if converter is None:
+                        yield make_events(event_cls, buf, records, n)
+                    else:
+                        yield converter.convert_records(event_cls, buf, records, n)
                     if n == _BATCH:
                         continue
                 # General path: the one block the scanner stopped at (any type, chunk end, or a fault).
@@ -607,7 +639,14 @@ class Capture:
                     raise stream.error(f"event of {elen} bytes is too short for its {nparams} parameter lengths", ebuf.base + eoff)
                 num += 1
                 pos = bend
-                yield iter((event_cls(ebuf, eoff, ts, tid, elen, etype, nparams, cpu, num, flags),))
+                if converter is _NOT_YET:
+                    converter = yield None
+                evt = event_cls(ebuf, eoff, ts, tid, elen, etype, nparams, cpu, num, flags)
+                if converter is None:
+                    yield (evt,)
+                else:
+                    out = converter.convert(evt)
+                    yield (out,) if out is not None else ()
         finally:
             stream.close()
 
