@@ -166,7 +166,12 @@ def unknown_source_error(evt: Event) -> str:
 
 
 def _is_input(info: PluginInfo, source: str) -> bool:
-    return bool(info.caps & Capabilities.SOURCING) and info.id != 0 and info.event_source == source
+    """Whether the plugin can open ``source`` (upstream's init_inspectors): a source
+    plugin with an id opens its own source; one with id 0 produces raw libscap events,
+    the ``syscall`` source (opened instead of the nodriver engine)."""
+    if not info.caps & Capabilities.SOURCING:
+        return False
+    return info.event_source == source if info.id != 0 else source == SYSCALL_SOURCE
 
 
 def _compatible(info: PluginInfo, source: str) -> bool:
@@ -260,9 +265,10 @@ class Plugins:
         return errors[0] if errors else ""
 
     # -- capture --------------------------------------------------------------------------
-    def source_plugin(self, source: str) -> PluginConfig:
-        """The config of the first loaded plugin opening ``source`` (as upstream)."""
-        return next(c for c, i in zip(self.configs, self.infos) if _is_input(i, source))
+    def source_plugin(self, source: str) -> PluginConfig | None:
+        """The config of the first loaded plugin opening ``source`` (as upstream), None
+        when there is none (``syscall`` without an id-0 source plugin)."""
+        return next((c for c, i in zip(self.configs, self.infos) if _is_input(i, source)), None)
 
     def start_async(self, source: str) -> Callable[[], list[Event]] | None:
         """For a live capture of ``source`` by a driver (``modern_ebpf``): the async
@@ -276,12 +282,13 @@ class Plugins:
             raise PluginSetupError(str(e)) from None
 
     def live_events(self, source: str, stop: threading.Event) -> Iterator[Event]:
-        """The events of ``source`` until EOF or ``stop``: a source plugin's batches, or
-        none (``syscall`` without driver); async events of compatible plugins injected."""
+        """The events of ``source`` until EOF or ``stop``: a source plugin's batches
+        (for ``syscall``, those of the first source plugin with id 0, as upstream's
+        nodriver engine), else none; async events of compatible plugins injected."""
         m = self.managers[source]
         src = None
-        if source != SYSCALL_SOURCE:
-            cfg = self.source_plugin(source)
+        cfg = self.source_plugin(source)
+        if cfg is not None:
             try:
                 src = m.open_source(cfg.name, cfg.open_params)
             except PluginError as e:

@@ -309,3 +309,40 @@ def test_replay_starts_no_async_producer(plugin_dir, tmp_path):
     r = falco(tmp_path, plugins, rules, "-o", f"engine.replay.capture_file={path}", kind="replay")
     assert r.returncode == 0, r.stderr
     assert alert_lines(r) == []
+
+
+def _openat_events(names: list[str]) -> bytes:
+    """openat exits (fd 3+i, dirfd AT_FDCWD, name, flags O_RDONLY...) of thread 4242."""
+    import struct
+
+    from libscap.event import Event
+    from libscap.schema import PPME
+
+    raw = b""
+    for i, name in enumerate(names):
+        params = [struct.pack("<q", 3 + i), struct.pack("<q", -100), name.encode() + b"\0", struct.pack("<I", 1),
+                  struct.pack("<I", 0), struct.pack("<I", 0), struct.pack("<Q", 0)]
+        raw += Event.build(5000 + i, 4242, PPME.SYSCALL_OPENAT_2_X, params).raw
+    return raw
+
+
+def test_id0_source_plugin_is_the_syscall_source(plugin_dir, tmp_path):
+    """A source plugin with id 0 produces raw libscap events: with the nodriver engine
+    Falco opens it as the syscall source (upstream's open_live_inspector), and syscall
+    rules see its events with state parsed (fd.name from the openat)."""
+    events = tmp_path / "events.bin"
+    events.write_bytes(_openat_events(["/tmp/raw-a", "/etc/skipped", "/tmp/raw-b"]))
+    rules = ("- rule: Raw open\n  desc: opens from the raw source plugin\n"
+             "  condition: evt.type = openat and fd.name startswith /tmp/raw-\n"
+             "  output: open %fd.name fd=%fd.num tid=%thread.tid src=%evt.source\n  priority: WARNING\n")
+    plugins = [{"name": "rawsource", "library_path": str(build_plugin("raw_source", plugin_dir)),
+                "open_params": str(events)}]
+    r = falco(tmp_path, plugins, rules)
+    assert r.returncode == 0, r.stderr
+    assert [a.split(": Warning ", 1)[1] for a in alert_lines(r)] == [
+        "open /tmp/raw-a fd=3 tid=4242 src=syscall", "open /tmp/raw-b fd=5 tid=4242 src=syscall"]
+    r = falco(tmp_path, plugins, "[]\n", "--list-plugins")
+    assert "Name: rawsource\n" in r.stdout and "  - Event Sourcing (system events)\n" in r.stdout
+    # no source of its own: --enable-source does not know one, and it is used (syscall)
+    r = falco(tmp_path, [{**plugins[0], "open_params": str(tmp_path / "missing.bin")}], rules)
+    assert r.returncode == 1 and "cannot read" in r.stderr and "Traceback" not in r.stderr, r.stderr
