@@ -4,6 +4,7 @@ file stays open until SIGUSR1 asks for a reopen."""
 
 from __future__ import annotations
 
+import os
 from typing import TextIO
 
 from .base import Message, Output
@@ -21,8 +22,9 @@ class FileOutput(Output):
     def _open(self) -> TextIO:
         if self._f is None:
             try:
-                self._f = open(self._filename, "a", encoding="utf-8",
-                               buffering=-1 if self._buffered else 1)
+                # created 0600: alerts name users, files and commands; others may not read them
+                fd = os.open(self._filename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                self._f = open(fd, "a", encoding="utf-8", buffering=-1 if self._buffered else 1)
             except OSError as e:
                 raise OSError(f"failed to open output file {self._filename}: {e.strerror}") from None
         return self._f
