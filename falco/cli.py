@@ -254,6 +254,9 @@ def run(argv: list[str]) -> int:
     setup_logging(config)
     for w in config.warnings:
         log.warning("%s", w)
+    from .security import warn_writable
+
+    warn_writable(config.loaded_files, "Configuration")
     if args.version:
         info = versions_info()
         sys.stdout.write(json.dumps(info) + "\n" if config.get("json_output") else version_text(info))
@@ -283,6 +286,7 @@ def run(argv: list[str]) -> int:
         return _validate(args.validate, config, args.describe_all, args.describe_rule, plugins)
     enabled = _select_sources(plugins.sources, args.enable_source, args.disable_source, capture_mode)
     rules = load_rules(config, args.rules, plugins)
+    warn_writable(rules.files, "Rules")
     if args.describe_all or args.describe_rule:
         if args.describe_rule and not any(r.name == args.describe_rule for r in rules.engine.rules):
             raise UsageError(f"Rule {args.describe_rule} not found")

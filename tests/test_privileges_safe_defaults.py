@@ -103,3 +103,22 @@ def test_webserver_loopback_tls_and_private_alert_file(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def test_config_and_rules_writable_by_non_root_are_warned(tmp_path: Path) -> None:
+    from falco.configuration import DEFAULT_CONFIG
+
+    cfg, rules, safe = tmp_path / "falco.yaml", tmp_path / "rules.yaml", tmp_path / "safe.yaml"
+    cfg.write_text(DEFAULT_CONFIG.read_text())
+    rules.write_text(RULE.format(name="x"))
+    safe.write_text(RULE.format(name="y").replace("unique exec", "other"))
+    os.chmod(cfg, 0o646)  # world writable
+    os.chmod(rules, 0o644)
+    os.chown(rules, 1000, 1000)  # owned by a user
+    os.chmod(safe, 0o644)
+    res = subprocess.run([sys.executable, "-m", "falco", "-c", str(cfg), "-r", str(rules), "-r", str(safe),
+                          "--dry-run", "-o", "log_syslog=false"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert f"Configuration file {cfg} is writable by all users" in res.stderr
+    assert f"Rules file {rules} is owned by uid 1000" in res.stderr
+    assert str(safe) + " is" not in res.stderr
