@@ -156,6 +156,7 @@ class Daemon:
                 insp.open_file(path)
             except (OSError, ScapError) as e:
                 raise FatalError(f"Could not open capture file {path}: {e}") from None
+            self.plugins.start_replay()  # capture listening plugins told of the open
             self.captures = [(insp, "")]
             return
         if kind not in ("modern_ebpf", "nodriver"):

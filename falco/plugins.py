@@ -272,12 +272,22 @@ class Plugins:
 
     def start_async(self, source: str) -> Callable[[], list[Event]] | None:
         """For a live capture of ``source`` by a driver (``modern_ebpf``): the async
-        handlers of its compatible plugins installed (stopped by ``close``), and the
-        function giving the events they pushed since the last call (None: no async
-        plugin). Replays get none, as upstream: their async events are in the capture."""
+        handlers of its compatible plugins installed (stopped by ``close``), capture
+        listeners told the capture opened, and the function giving the async events
+        pushed since the last call (None: no async plugin). Replays get no async
+        events, as upstream: their async events are in the capture."""
         m = self.managers[source]
         try:
-            return m.drain_async if m.start_async(source) else None
+            drain = m.drain_async if m.start_async(source) else None
+            m.capture_open()
+        except PluginError as e:
+            raise PluginSetupError(str(e)) from None
+        return drain
+
+    def start_replay(self) -> None:
+        """A capture file was opened: capture listeners are told (no async producer)."""
+        try:
+            self.managers[SYSCALL_SOURCE].capture_open()
         except PluginError as e:
             raise PluginSetupError(str(e)) from None
 
@@ -293,7 +303,14 @@ class Plugins:
                 src = m.open_source(cfg.name, cfg.open_params)
             except PluginError as e:
                 raise PluginSetupError(str(e)) from None
-        m.start_async(source)
+        try:
+            m.start_async(source)
+            m.capture_open()
+        except PluginError as e:
+            if src is not None:
+                src.close()
+            m.stop_async()
+            raise PluginSetupError(str(e)) from None
         try:
             while not stop.is_set():
                 yield from m.drain_async()

@@ -346,3 +346,36 @@ def test_id0_source_plugin_is_the_syscall_source(plugin_dir, tmp_path):
     # no source of its own: --enable-source does not know one, and it is used (syscall)
     r = falco(tmp_path, [{**plugins[0], "open_params": str(tmp_path / "missing.bin")}], rules)
     assert r.returncode == 1 and "cannot read" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("mode", ["replay", "nodriver"])
+def test_capture_listening_plugin(plugin_dir, tmp_path, mode):
+    """listener.c is told of the capture's open before the first event (listener.opens
+    is 1 in every alert) and of its close at the end (it writes its counters then)."""
+    closed = tmp_path / "closed.txt"
+    rules = ("- rule: Listened\n  desc: d\n  condition: listener.opens = 1 and evt.num = 1\n"
+             "  output: opens=%listener.opens closes=%listener.closes\n  priority: WARNING\n")
+    plugins = [{"name": "listener", "library_path": str(build_plugin("listener", plugin_dir)),
+                "init_config": str(closed)}]
+    if mode == "replay":
+        cap = Path(__file__).resolve().parents[2] / "shared" / "captures" / "cat_write.scap"
+        if not cap.exists():
+            pytest.skip(f"capture not found: {cap}")
+        r = falco(tmp_path, plugins, rules, "-o", f"engine.replay.capture_file={cap}", kind="replay")
+        assert [a.split(": Warning ", 1)[1] for a in alert_lines(r)] == ["opens=1 closes=0"]
+    else:
+        r = falco(tmp_path, plugins, rules, "-M", "1")
+    assert r.returncode == 0, r.stderr
+    assert closed.read_text().startswith("opens=1 closes=1 finite=") and closed.read_text().endswith(
+        " unsubscribed=0\n")
+
+
+def test_capture_open_refusal_fails_the_run(plugin_dir, tmp_path):
+    cap = Path(__file__).resolve().parents[2] / "shared" / "captures" / "cat_write.scap"
+    if not cap.exists():
+        pytest.skip(f"capture not found: {cap}")
+    plugins = [{"name": "listener", "library_path": str(build_plugin("listener", plugin_dir, "LISTENER_FAIL_OPEN",
+                                                                     name="listener_fail"))}]
+    r = falco(tmp_path, plugins, "[]\n", "-o", f"engine.replay.capture_file={cap}", kind="replay")
+    assert r.returncode == 1
+    assert "Error: plugin listener: capture_open error: refused to open" in r.stderr and "Traceback" not in r.stderr

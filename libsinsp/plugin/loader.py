@@ -247,6 +247,8 @@ class CPlugin:
         return _cstr(self.lib.plugin_get_last_error(self.state))
 
     def destroy(self) -> None:
+        if self.owner.routines is not None:  # capture listening routines still running
+            self.owner.routines.stop_all()
         if self.state != ffi.NULL:
             self.lib.plugin_destroy(self.state)
             self.state = ffi.NULL

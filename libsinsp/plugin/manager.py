@@ -13,7 +13,8 @@ upstream), and initializes it. Then:
   ``register_fields(registry)`` hands them to libsinsp's field registry with
   ``add_fields(class_name, infos, extractor_factory, sources)``;
 * ``parse(evt, num, source)`` feeds parsing plugins; ``start_async``/``drain_async``
-  collect async events; ``source_of(evt)`` names the source of any event;
+  collect async events; ``capture_open``/``capture_close`` notify capture
+  listeners (listen.py); ``source_of(evt)`` names the source of any event;
 * ``check_required_plugin_versions(reqs)`` (``requirement_errors``) applies rules
   files' ``required_plugin_versions`` as Falco does (semver-compatible, alternatives).
 """
@@ -21,16 +22,20 @@ upstream), and initializes it. Then:
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from libscap.event import Event
 from libsinsp.plugin.errors import PluginError
 from libsinsp.plugin.info import SYSCALL_SOURCE, Capabilities, PluginFieldInfo, parse_semver
+from libsinsp.plugin.listen import CaptureListener
 from libsinsp.plugin.loader import CPlugin
 from libsinsp.plugin.python_api import is_python_plugin, load_python_plugin
 from libsinsp.plugin.source import PPME_ASYNCEVENT_E, PPME_PLUGINEVENT_E, iterate, plugin_id_of
 from libsinsp.plugin.tables import TableRegistry
+
+log = logging.getLogger("libsinsp.plugin")
 
 Plugin = Any  # CPlugin or python_api.PyPlugin: the same duck-typed interface
 
@@ -174,6 +179,7 @@ class PluginManager:
         self._parsers: list[Any] = []
         self._async: list[Any] = []
         self._batches: dict[str, ExtractionBatch] = {}
+        self._listeners: list[CaptureListener] = []
 
     # -- loading --------------------------------------------------------------------
 
@@ -200,8 +206,13 @@ class PluginManager:
         return plugin
 
     def close(self) -> None:
-        """Stop async producers and destroy every plugin."""
+        """Stop async producers, tell capture listeners the capture closed (errors are
+        logged: every plugin is still destroyed) and destroy every plugin."""
         self.stop_async()
+        try:
+            self.capture_close()
+        except PluginError as e:
+            log.error("%s", e)
         for p in self.plugins.values():
             p.destroy()
         self.plugins.clear()
@@ -332,6 +343,32 @@ class PluginManager:
         for stream in self._async:
             stream.stop()
         self._async.clear()
+
+    # -- capture listening -----------------------------------------------------------
+
+    def capture_open(self) -> None:
+        """plugin_capture_open of every capture-listening C plugin (once per capture, live
+        or replay, as upstream's sinsp::open_common); PluginError names a refusal."""
+        if self._listeners:
+            return
+        for p in self.plugins.values():
+            if p.info.caps & Capabilities.CAPTURE_LISTENING and isinstance(p, CPlugin):
+                listener = CaptureListener(p)
+                self._listeners.append(listener)
+                listener.open()
+
+    def capture_close(self) -> None:
+        """plugin_capture_close of the plugins told of the open; the first error is raised
+        after every plugin was told."""
+        listeners, self._listeners = self._listeners, []
+        errors = []
+        for listener in listeners:
+            try:
+                listener.close()
+            except PluginError as e:
+                errors.append(e)
+        if errors:
+            raise errors[0]
 
     # -- rules' required_plugin_versions --------------------------------------------
 

@@ -38,6 +38,8 @@ class Owner:
         self._buf_ptr: Any = None
         #: where async events of this plugin go while a capture runs (async_events.CAsync)
         self.async_sink: Any = None
+        #: the routines the plugin subscribed at capture open (listen.Routines)
+        self.routines: Any = None
 
     def error_cstr(self) -> Any:
         msg = self.tables.last_error
