@@ -20,9 +20,14 @@ the enter events old captures still carry for their parameters (open family,
 connect, execve/execveat enters) and a capture's state-only events
 (SCAP_DF_STATE_ONLY) are parsed but not returned, as in current libsinsp; every
 other event is returned, enter-typed ones too (procinfo, procexit, context
-switches, container, drop, plugin and async events). Events that change no state
-cost one dict lookup. A parser that meets a parameter it cannot decode leaves
-state as it was; the event is still returned and counted in ``stats()``.
+switches, container, drop, plugin and async events). A parser that meets a
+parameter it cannot decode leaves state as it was; the event is still returned
+and counted in ``stats()``.
+
+The loop is a generator over the source's batches (a capture's come converted
+by its reader, in C) that keeps what it needs in local variables; per-type
+facts are indexes into tables: an event that changes no state costs a thread
+lookup and a few attribute stores.
 """
 
 from __future__ import annotations
@@ -36,8 +41,9 @@ from libscap.savefile import Interfaces, MachineInfo, open_capture
 from libscap.savefile.converter import Converter
 from libscap.schema import EC, EVENTS, PPM_EVENT_MAX, PPME
 
+from libsinsp.event import _UNSET as _FDINFO_UNSET
 from libsinsp.event import SinspEvent
-from libsinsp.parsers import PARSERS
+from libsinsp.parsers import PARSERS, Parser
 from libsinsp.scap_state import fdinfo_from_scap, load_state, threadinfo_from_scap
 from libsinsp.threadinfo import ThreadInfo
 from libsinsp.threadtable import DEFAULT_MAX_THREADS, DEFAULT_PURGE_INTERVAL_NS, DEFAULT_THREAD_TIMEOUT_NS, ThreadTable
@@ -60,6 +66,19 @@ _HIDDEN = frozenset([PPME.SYSCALL_OPEN_E, PPME.SYSCALL_OPENAT_2_E, PPME.SYSCALL_
                      PPME.SYSCALL_EXECVEAT_E])
 #: SCAP_DF_STATE_ONLY: a capture's event meant for state, never for the user.
 _DF_STATE_ONLY = 1
+#: per event type (all 2^16): _HIDDEN_KIND | _NO_THREAD_ROW bits, one index per event
+_HIDDEN_KIND, _NO_THREAD_ROW = 1, 2
+_KINDS = bytes((_HIDDEN_KIND if t in _HIDDEN else 0) | (_NO_THREAD_ROW if t in _NO_PLACEHOLDER else 0)
+               for t in range(1 << 16))
+
+
+def _parser_table() -> tuple[Parser | None, ...]:
+    """PARSERS as a tuple indexed by event type (None: nothing to parse), read when
+    a source opens (so parsers registered later are seen by the next source)."""
+    table: list[Parser | None] = [None] * (1 << 16)
+    for etype, parser in PARSERS.items():
+        table[etype] = parser
+    return tuple(table)
 
 Listener = Callable[[SinspEvent], None]
 
@@ -84,22 +103,22 @@ class Inspector:
         #: for fd.lip/fd.rip/fd.is_server as upstream's sinsp_network_interfaces
         self.interfaces: Interfaces | None = None
         self.purge_interval_ns = purge_interval_ns
-        #: a procexit's thread, removed when the next event is processed
-        self.tid_to_remove: int | None = None
+        self._tid_to_remove: int | None = None
         #: (tid, fd) closed by the current event, removed when the next one is processed
         self._fd_to_remove: tuple[int, int] | None = None
+        #: one of the two above is set: work to do before the next event
+        self._deferred = False
         self.failed_thread_adds = 0
-        self._events: Iterator[Event] = iter(())
+        #: the event loop over the open source (a generator, see _run)
+        self._loop: Iterator[SinspEvent] = iter(())
         self._close: Callable[[], None] | None = None
         self._engine: Any = None
         self._scan_thread: Callable[[int], Any] | None = None
         self._scan_fds: Callable[[int], Any] | None = None
         self._sevt = SinspEvent(self)
-        self._num = 0
-        self._returned = 0
+        self._not_returned = 0  # events seen but hidden or filtered out
         self._parse_errors = 0
         self._converter: Converter | None = None
-        self._state_only_mask = 0
         self._filter: Callable[[SinspEvent], bool] | None = None
         self._listeners: list[Listener] = []
         self._next_purge = 0
@@ -125,14 +144,13 @@ class Inspector:
         self.interfaces = cap.interfaces
         load_state(self.threads, self.users, self.groups, cap.processes, cap.fds, cap.users, cap.groups)
         converter = Converter(strict=False)
-        self._start(cap.events(converter), cap.close)
+        self._start(cap.batches(converter), cap.close, _DF_STATE_ONLY)
         self._converter = converter
-        self._state_only_mask = _DF_STATE_ONLY
 
     def open_events(self, events: Iterable[Event], *, convert: bool = True) -> None:
         """Consume libscap events from memory (tests, plugins); old layouts are converted."""
         converter = Converter(strict=False) if convert else None
-        self._start(self._converted(events, converter) if converter is not None else iter(events), None)
+        self._start((self._converted(events, converter) if converter is not None else events,), None)
         self._converter = converter
 
     def open_live(self, async_events: Callable[[], list[Event]] | None = None, **engine_options: Any) -> None:
@@ -175,14 +193,15 @@ class Inspector:
         return self.threads.placeholder(tid, ts)
 
     @staticmethod
-    def _live(engine: Any, async_events: Callable[[], list[Event]] | None = None) -> Iterator[Event]:
+    def _live(engine: Any, async_events: Callable[[], list[Event]] | None = None) -> Iterator[list[Event]]:
+        """The live source's batches."""
         if async_events is None:
             while True:
-                yield from engine.next_batch()
+                yield engine.next_batch()
         while True:
             batch = engine.next_batch()
-            yield from async_events()
-            yield from batch
+            yield async_events()
+            yield batch
 
     @staticmethod
     def _converted(events: Iterable[Event], converter: Converter) -> Iterator[Event]:
@@ -195,11 +214,12 @@ class Inspector:
             if out is not None:
                 yield out
 
-    def _start(self, events: Iterator[Event], close: Callable[[], None] | None) -> None:
+    def _start(self, batches: Iterable[Iterable[Event]], close: Callable[[], None] | None,
+               state_only_mask: int = 0) -> None:
+        """Make ``batches`` (iterables of events) the source, read by the event loop."""
         self.close()
-        self._state_only_mask = 0
         self._converter = None
-        self._events = events
+        self._loop = self._run(batches, state_only_mask)
         self._close = close
 
     # -- consuming --------------------------------------------------------------------
@@ -222,44 +242,78 @@ class Inspector:
 
     def next(self) -> SinspEvent | None:
         """The next event (the one reused SinspEvent, re-pointed), or None at the end."""
-        threads = self.threads
-        tmap = threads.map
+        return next(self._loop, None)
+
+    def _run(self, batches: Iterable[Iterable[Event]], state_only_mask: int) -> Iterator[SinspEvent]:
+        """The event loop: a generator over the source's batches, so that everything it
+        needs per event stays in local variables between events."""
         sevt = self._sevt
-        parsers = PARSERS
-        listeners = self._listeners
-        flt = self._filter
-        for evt in self._events:
-            self._num += 1
-            if self.tid_to_remove is not None:
-                threads.remove(self.tid_to_remove)
-                self.tid_to_remove = None
-            if self._fd_to_remove is not None:
-                self._remove_fd()
-            etype = evt[5]
-            ts = evt[2]
-            tinfo = tmap.get(evt[3])
-            if tinfo is None and etype not in _NO_PLACEHOLDER:
-                tinfo = self._missing_thread(evt[3], ts)
-            if tinfo is not None:
-                tinfo.lastaccess_ts = ts
-            sevt.reset(evt, self._num, tinfo)
-            parser = parsers.get(etype)
-            if parser is not None:
-                try:
-                    parser(self, sevt)
-                except (ScapError, ValueError, IndexError, TypeError):
-                    self._parse_errors += 1
-            if ts >= self._next_purge:
-                self._purge(ts)
-            for listener in listeners:
-                listener(sevt)
-            if etype in _HIDDEN or evt[9] & self._state_only_mask:
-                continue
-            if flt is not None and not flt(sevt):
-                continue
-            self._returned += 1
-            return sevt
-        return None
+        tmap = self.threads.map
+        parsers = _parser_table()
+        kinds = _KINDS
+        listeners = self._listeners  # mutated in place by add_event_listener
+        missing_thread = self._missing_thread
+        unset = _FDINFO_UNSET
+        num = sevt.num
+        next_purge = self._next_purge
+        for batch in batches:
+            for evt in batch:
+                num += 1
+                if self._deferred:
+                    self._run_deferred()
+                etype = evt[5]
+                ts = evt[2]
+                tinfo = tmap.get(evt[3])
+                if tinfo is not None:
+                    tinfo.lastaccess_ts = ts
+                elif not kinds[etype] & _NO_THREAD_ROW:
+                    tinfo = missing_thread(evt[3], ts)
+                    if tinfo is not None:
+                        tinfo.lastaccess_ts = ts
+                sevt.evt = evt
+                sevt.num = num
+                sevt.tinfo = tinfo
+                sevt._fdinfo = unset
+                sevt.fd = -1
+                parser = parsers[etype]
+                if parser is not None:
+                    try:
+                        parser(self, sevt)
+                    except (ScapError, ValueError, IndexError, TypeError):
+                        self._parse_errors += 1
+                if ts >= next_purge:
+                    self._purge(ts)
+                    next_purge = self._next_purge
+                if listeners:
+                    for listener in listeners:
+                        listener(sevt)
+                if kinds[etype] & _HIDDEN_KIND or evt[9] & state_only_mask:
+                    self._not_returned += 1
+                    continue
+                flt = self._filter
+                if flt is not None and not flt(sevt):
+                    self._not_returned += 1
+                    continue
+                yield sevt
+
+    @property
+    def tid_to_remove(self) -> int | None:
+        """A procexit's thread, removed when the next event is processed (set by its parser)."""
+        return self._tid_to_remove
+
+    @tid_to_remove.setter
+    def tid_to_remove(self, tid: int | None) -> None:
+        self._tid_to_remove = tid
+        if tid is not None:
+            self._deferred = True
+
+    def _run_deferred(self) -> None:
+        self._deferred = False
+        if self._tid_to_remove is not None:
+            self.threads.remove(self._tid_to_remove)
+            self._tid_to_remove = None
+        if self._fd_to_remove is not None:
+            self._remove_fd()
 
     def remove_fd_later(self, tid: int, fd: int) -> None:
         """Remove ``fd`` from thread ``tid``'s table when the next event is processed
@@ -267,6 +321,7 @@ class Inspector:
         if self._fd_to_remove is not None:
             self._remove_fd()
         self._fd_to_remove = (tid, fd)
+        self._deferred = True
 
     def _remove_fd(self) -> None:
         tid, fd = self._fd_to_remove  # type: ignore[misc]
@@ -284,11 +339,7 @@ class Inspector:
         self._next_purge = ts + self.purge_interval_ns
 
     def __iter__(self) -> Iterator[SinspEvent]:
-        while True:
-            sevt = self.next()
-            if sevt is None:
-                return
-            yield sevt
+        return self._loop
 
     def stats(self) -> dict[str, int]:
         """Counters: events seen and returned, parse errors, engine drops (live), table sizes."""
@@ -296,8 +347,8 @@ class Inspector:
         if self._engine is not None:
             drops = sum(s.drops for s in self._engine.stats())
         return {
-            "events_seen": self._num,
-            "events_returned": self._returned,
+            "events_seen": self._sevt.num,
+            "events_returned": self._sevt.num - self._not_returned,
             "parse_errors": self._parse_errors,
             "events_unconvertible": self._converter.rejected if self._converter is not None else 0,
             "events_dropped": drops,
@@ -314,7 +365,7 @@ class Inspector:
         """Release the source (file, live engine). Idempotent; state stays readable."""
         close, self._close = self._close, None
         self._engine = None
-        self._events = iter(())
+        self._loop = iter(())
         if close is not None:
             close()
 
