@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from libsinsp.fdinfo_lookup import event_fd
+
 if TYPE_CHECKING:
     from libscap.event import Event
 
@@ -72,8 +74,6 @@ class SinspEvent:
 
     def _lookup_fdinfo(self) -> "FdInfo | None":
         """The fd parameter of events flagged EF_USES_FD, looked up in the fd table."""
-        from libsinsp.fdinfo_lookup import event_fd
-
         fd = event_fd(self.evt)
         if fd is None or self.tinfo is None:
             return None
