@@ -103,6 +103,9 @@ class Inspector:
         #: for fd.lip/fd.rip/fd.is_server as upstream's sinsp_network_interfaces
         self.interfaces: Interfaces | None = None
         self.purge_interval_ns = purge_interval_ns
+        #: timestamp of the source's first event that is no metaevent (0 until then), for
+        #: evt.reltime as upstream's m_firstevent_ts
+        self.first_ts = 0
         self._tid_to_remove: int | None = None
         #: (tid, fd) closed by the current event, removed when the next one is processed
         self._fd_to_remove: tuple[int, int] | None = None
@@ -218,6 +221,8 @@ class Inspector:
                state_only_mask: int = 0) -> None:
         """Make ``batches`` (iterables of events) the source, read by the event loop."""
         self.close()
+        self.first_ts = 0
+        self._next_purge = 0
         self._converter = None
         self._loop = self._run(batches, state_only_mask)
         self._close = close
@@ -331,6 +336,14 @@ class Inspector:
             tinfo.fdtable.pop(fd, None)
 
     def _purge(self, ts: int) -> None:
+        if not self.first_ts:
+            # the first event of a source comes here (the purge clock starts with it):
+            # upstream's m_firstevent_ts (evt.reltime) is the first one that is no metaevent;
+            # after a metaevent the clock stays unset so that the next event comes back
+            etype = self._sevt.evt[5]
+            if etype < len(EVENTS) and EVENTS[etype].category & EC.METAEVENT:
+                return
+            self.first_ts = ts
         if self._next_purge:
             threads_before = len(self.threads)
             self.threads.purge(ts)

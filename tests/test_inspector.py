@@ -31,9 +31,6 @@ KNOWN_DIFFS = {
     ("test_ipv6_client", 1534551451397771971): "connect destination from the tuple",
     ("test_ipv6_client", 1534551451397773899): "fd named by the connect above",
     ("test_ipv6_client", 1534551451399186231): "fd named by the connect above",
-    # sendto on a socket not yet connected: libs infers the tuple from the sendto
-    # arguments (parse_write_exit); we do not parse read/write events (see the report).
-    ("test_ipv6_client", 1534551451397757596): "udp tuple inferred from sendto (not implemented)",
 }
 
 

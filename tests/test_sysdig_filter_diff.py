@@ -80,6 +80,13 @@ SAME = [
     "evt.buffer contains ELF",
     "evt.buffer contains GET",
     'evt.buffer startswith "\\x7fELF"',
+    # state the socket parsers keep (socket roles, send/recv tuples) and empty buffers
+    "evt.buffer exists",
+    "fd.l4proto=tcp",
+    "fd.l4proto=udp",
+    "fd.cip=::1",
+    "fd.lport exists",
+    "fd.rip exists",
     "evt.cpu=0",
     "evt.cpu in (0, 1)",
     "evt.cpu>0",

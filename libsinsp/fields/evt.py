@@ -198,7 +198,11 @@ def _buffer(sevt: "SinspEvent") -> bytes | None:
     i = evt.param_index("data")
     if i is None:
         return None
+    if i >= evt.nparams:
+        return None
     v = evt.param(i)
+    if v is None:  # an empty buffer is still a buffer (upstream's extract_argraw: length 0)
+        return b""
     return v if isinstance(v, bytes) else None
 
 
@@ -249,6 +253,67 @@ def _first_ts(sevt: "SinspEvent") -> int | None:
 def _reltime(sevt: "SinspEvent") -> int | None:
     first = _first_ts(sevt)
     return None if first is None else sevt.evt.ts - first
+
+
+def _make_deltatime(part: str | None) -> Callable[[str | None], Callable[["SinspEvent"], int]]:
+    """evt.deltatime[.s|.ns]: time since the previous event this field (this instance, as
+    upstream's per-filtercheck state) was extracted on; 0 the first time."""
+
+    def make(arg: str | None) -> Callable[["SinspEvent"], int]:
+        prev = [0]
+
+        def extract(sevt: "SinspEvent") -> int:
+            ts = sevt.evt.ts
+            last, prev[0] = prev[0], ts
+            if not last:
+                return 0
+            delta = ts - last
+            return delta if part is None else (delta // _NS if part == "s" else delta % _NS)
+
+        return extract
+
+    return make
+
+
+def _error_count(sevt: "SinspEvent") -> int | None:
+    """upstream's extract_error_count: 1 for a failed event, 0 for a successful one,
+    missing for events without a return value."""
+    res = result(sevt)
+    return None if res is None else int(res < 0)
+
+
+_FILE_TYPES = ("f", "d")
+_NET_TYPES = ("4", "6", "u")
+_OPEN_X = frozenset([PPME.SYSCALL_OPEN_X, PPME.SYSCALL_CREAT_X, PPME.SYSCALL_OPENAT_2_X, PPME.SYSCALL_OPENAT2_X,
+                     PPME.SYSCALL_OPEN_BY_HANDLE_AT_X])
+_NET_X = frozenset([PPME.SOCKET_ACCEPT_5_X, PPME.SOCKET_ACCEPT4_6_X, PPME.SOCKET_CONNECT_X])
+
+
+def _is_memory(sevt: "SinspEvent") -> bool:
+    info = sevt.evt.info
+    return info is not None and info.category & ~(EC.SYSCALL | EC.TRACEPOINT | EC.PLUGIN | EC.METAEVENT
+                                                  | EC.ITER) == EC.MEMORY
+
+
+def _error_count_of(kind: str) -> Callable[["SinspEvent"], int | None]:
+    """evt.count.error.file/net/memory/other: the error count of events on that kind of
+    fd (or, without a known fd, of the calls that create one), as upstream."""
+
+    def extract(sevt: "SinspEvent") -> int | None:
+        if kind == "memory":
+            return _error_count(sevt) if _is_memory(sevt) else None
+        fi = sevt.fdinfo if sevt.tinfo is not None else None
+        if fi is not None:
+            is_file, is_net = fi.type in _FILE_TYPES, fi.type in _NET_TYPES
+        else:
+            t = sevt.evt.type
+            is_file, is_net = t in _OPEN_X, t in _NET_X
+            if kind == "other" and _is_memory(sevt):
+                return None
+        match = is_file if kind == "file" else is_net if kind == "net" else not (is_file or is_net)
+        return _error_count(sevt) if match else None
+
+    return extract
 
 
 def _hostname(sevt: "SinspEvent") -> str:
@@ -345,8 +410,30 @@ EVT = FieldClass("evt", "Generic event fields and fields of system call events."
     _C("evt.is_syslog", "BOOL", "true for writes to /dev/log",
        lambda e: bool(_flags(e) & EF.WRITES_TO_FD) and e.fdinfo is not None and e.fdinfo.name == "/dev/log"),
     _C("evt.count", "UINT32", "always 1 (for counting)", lambda e: 1, fmt="DEC"),
-    _C("evt.count.error", "UINT32", "1 for events that returned an error",
-       lambda e: 1 if _failed(e) else None, fmt="DEC"),
+    _C("evt.count.error", "UINT32", "1 for events that returned an error, 0 for those that succeeded",
+       _error_count, fmt="DEC"),
+    _C("evt.count.error.file", "UINT32", "evt.count.error of events on files and directories",
+       _error_count_of("file"), fmt="DEC"),
+    _C("evt.count.error.net", "UINT32", "evt.count.error of events on network sockets",
+       _error_count_of("net"), fmt="DEC"),
+    _C("evt.count.error.memory", "UINT32", "evt.count.error of memory events", _error_count_of("memory"),
+       fmt="DEC"),
+    _C("evt.count.error.other", "UINT32", "evt.count.error of events that are not file, network or memory "
+       "ones", _error_count_of("other"), fmt="DEC"),
+    spec("evt", "evt.deltatime", "RELTIME", "nanoseconds since the previous event", _make_deltatime(None),
+         fmt="DEC"),
+    spec("evt", "evt.deltatime.s", "RELTIME", "whole seconds of evt.deltatime", _make_deltatime("s"), fmt="DEC"),
+    spec("evt", "evt.deltatime.ns", "RELTIME", "nanosecond part of evt.deltatime", _make_deltatime("ns"),
+         fmt="PADDED"),
+    _C("evt.latency", "RELTIME", "exit minus enter time; always 0 in current libs (exit-only events)",
+       lambda e: 0, fmt="DEC", flags=("deprecated",)),
+    _C("evt.latency.s", "RELTIME", "whole seconds of evt.latency (0)", lambda e: 0, fmt="DEC",
+       flags=("deprecated",)),
+    _C("evt.latency.ns", "RELTIME", "nanosecond part of evt.latency (0)", lambda e: 0, fmt="PADDED",
+       flags=("deprecated",)),
+    _C("evt.latency.human", "CHARBUF", "evt.latency as text ('0ns')", lambda e: "0ns", flags=("deprecated",)),
+    _C("evt.wait_latency", "RELTIME", "time waited by a waiting call; always 0 in current libs", lambda e: 0,
+       fmt="DEC", flags=("deprecated",)),
     _C("evt.count.exit", "UINT32", "1 for exit events", lambda e: 1 if e.evt.type & 1 else None, fmt="DEC"),
     spec("evt", "evt.abspath", "CHARBUF", "absolute path from a dirfd and a path argument "
          "(evt.abspath.src, evt.abspath.dst for renames and links)", _make_abspath, arg=ArgRule.OPTIONAL_KEY),

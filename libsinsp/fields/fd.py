@@ -235,6 +235,23 @@ def _is_server(sevt: "SinspEvent", fi: "FdInfo") -> bool:
     return _is_local(sevt, _addr(fi, fi.dip))
 
 
+def _proto(which: str) -> Callable[["SinspEvent", "FdInfo"], Any]:
+    """fd.cproto/sproto/lproto/rproto: the port as text (upstream's port_to_string with
+    name resolution off, its default). A bound server socket answers "" for the client and
+    server ones (upstream fills the text only for connected sockets)."""
+    port = _client("sport") if which == "c" else _local_remote(which == "l", True)
+
+    def value(sevt: "SinspEvent", fi: "FdInfo") -> Any:
+        if fi.type not in _INET or not fi.role:
+            return None
+        if _listening(fi):
+            return "" if which in ("c", "s") else None
+        v = fi.dport if which == "s" else port(sevt, fi)
+        return None if v is None else str(v)
+
+    return value
+
+
 def l4proto(fi: "FdInfo") -> str:
     """upstream's get_l4proto: a socket with no role yet has none ("" here), except raw."""
     if fi.type in _INET and not fi.role and fi.l4proto != "raw":
@@ -307,6 +324,10 @@ FD = FieldClass("fd", "The file descriptor the event acts on (for events that us
     _F("fd.sport", "PORT", "server port", _fd(_server("dport")), fmt="DEC"),
     _F("fd.lport", "PORT", "local port", _fd(_local_remote(True, True)), fmt="DEC"),
     _F("fd.rport", "PORT", "remote port", _fd(_local_remote(False, True)), fmt="DEC"),
+    _F("fd.cproto", "CHARBUF", "client port of a TCP/UDP socket, as text", _fd(_proto("c"))),
+    _F("fd.sproto", "CHARBUF", "server port of a TCP/UDP socket, as text", _fd(_proto("s"))),
+    _F("fd.lproto", "CHARBUF", "local port of a TCP/UDP socket, as text", _fd(_proto("l"))),
+    _F("fd.rproto", "CHARBUF", "remote port of a TCP/UDP socket, as text", _fd(_proto("r"))),
     _F("fd.l4proto", "CHARBUF", "IP protocol of a socket: tcp, udp, icmp or raw",
        _fd(lambda e, fi: l4proto(fi) or "<NA>")),
     _F("fd.sockfamily", "CHARBUF", "socket family: ip or unix", _fd(_sockfamily)),
