@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from libsinsp.filter.fields import ArgRule, Extractor, FieldInfo, FieldType
+from libsinsp.filter.fields import AnyOf, ArgRule, Extractor, FieldInfo, FieldType
 
 T = FieldType
 FIELDS = {
@@ -46,10 +46,10 @@ class FakeRegistry:
             return FIELDS["evt.arg"]
         return None
 
-    def make_any_extractor(self, field: FieldInfo, arg: str | None) -> Extractor | None:
+    def make_any_extractor(self, field: FieldInfo, arg: str | None) -> AnyOf | None:
         """proc.aname without an index: checks match if any ancestor does."""
         if field.name == "proc.aname" and arg is None:
-            return lambda e: None if e.get("proc.aname") is None else tuple(e["proc.aname"])
+            return AnyOf(lambda e: None if e.get("proc.aname") is None else tuple(e["proc.aname"]))
         return None
 
     def make_extractor(self, field: FieldInfo, arg: str | None) -> Extractor:

@@ -143,6 +143,10 @@ SAME = [
     "proc.aname in (bash, sshd)",
     "proc.aname startswith ss",
     "proc.apid=1",
+    # fd.ip/fd.port/fd.net: either end matches, "!=" only when both ends differ
+    "fd.ip!=127.0.0.1",
+    "fd.port>1000",
+    "fd.net=127.0.0.0/8",
     "proc.apid[1]>0",
     "proc.loginshellid exists",
     "proc.loginshellid>0",

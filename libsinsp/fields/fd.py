@@ -20,8 +20,8 @@ from libscap.schema import EF, EVENTS, PPME
 from libsinsp.fdinfo import FD_TYPE_NAMES
 from libsinsp.fields.args import concatenate_paths, dirfd_base, param_text, typechar
 from libsinsp.fields.container import container_id
-from libsinsp.fields.registry import FieldClass, FieldError, spec
-from libsinsp.filter.fields import ArgRule
+from libsinsp.fields.registry import FieldClass, FieldError, SinspFieldRegistry, spec
+from libsinsp.filter.fields import AnyOf, ArgRule
 
 if TYPE_CHECKING:
     from libsinsp.event import SinspEvent
@@ -297,6 +297,20 @@ def _net(which: str) -> Callable[["SinspEvent", "FdInfo"], Any]:
     return table[which]
 
 
+def _both_ends(port: bool) -> Callable[["SinspEvent", "FdInfo"], Any]:
+    """fd.ip/fd.port/fd.net candidates: both ends of an inet tuple, or a listening
+    socket's own address (upstream's compare_ip/compare_port/compare_net)."""
+
+    def values(sevt: "SinspEvent", fi: "FdInfo") -> Any:
+        if fi.type not in _INET:
+            return None
+        if _listening(fi):
+            return (fi.sport,) if port else (_addr(fi, fi.sip),)
+        return (fi.sport, fi.dport) if port else (_addr(fi, fi.sip), _addr(fi, fi.dip))
+
+    return values
+
+
 def _F(name: str, ptype: str, desc: str, fn: Callable[["SinspEvent"], Any], **kw: Any):  # noqa: N802
     return spec("fd", name, ptype, desc, lambda arg: fn, **kw)
 
@@ -373,3 +387,10 @@ FD = FieldClass("fd", "The file descriptor the event acts on (for events that us
 ))  # fmt: skip
 
 CLASSES = (FD,)
+
+
+def install(reg: "SinspFieldRegistry") -> None:
+    """fd.ip, fd.port and fd.net match if either end does; "!=" only if both differ."""
+    for name, port in (("fd.ip", False), ("fd.port", True), ("fd.net", False)):
+        any_of = AnyOf(_fd(_both_ends(port)), ne_all=True)
+        reg.set_any_of(name, lambda arg, any_of=any_of: any_of)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from libsinsp.fdinfo import FD_TYPE_NAMES
 from libsinsp.fields.registry import FieldClass, FieldError, spec
-from libsinsp.filter.fields import ArgRule
+from libsinsp.filter.fields import AnyOf, ArgRule
 
 if TYPE_CHECKING:
     from libsinsp.event import SinspEvent
@@ -161,7 +161,7 @@ def _ancestor_values(value: Callable[["ThreadInfo"], Any]) -> Callable[[str | No
     """Candidates of an ancestor field without index: every ancestor's value (the
     filter matches if any does, upstream's compare_full_aname and siblings)."""
 
-    def make(arg: str | None) -> Callable[["SinspEvent"], Any] | None:
+    def make(arg: str | None) -> AnyOf | None:
         if arg is not None:
             return None
 
@@ -169,7 +169,7 @@ def _ancestor_values(value: Callable[["ThreadInfo"], Any]) -> Callable[[str | No
             mt = main_thread(sevt, t)
             return None if mt is None else tuple(value(p) for p in parent_chain(sevt, mt))
 
-        return _te(values)
+        return AnyOf(_te(values))
 
     return make
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from libsinsp.filter.fields import NUMERIC_TYPES, ArgRule, Extractor, FieldInfo, FieldType
+from libsinsp.filter.fields import NUMERIC_TYPES, AnyOf, ArgRule, Extractor, FieldInfo, FieldType
 
 #: upstream PT_* names of field values -> the filter compiler's type
 _PTYPES: dict[str, FieldType] = {
@@ -138,7 +138,7 @@ class SinspFieldRegistry:
         self._sources: dict[str, tuple[str, ...]] = {}
         self._dynamic_types: dict[str, Callable[[str], tuple[str, str] | None]] = {}
         self._validators: dict[str, Callable[[str], str | None]] = {}
-        self._any_of: dict[str, Callable[[str | None], Extractor | None]] = {}
+        self._any_of: dict[str, Callable[[str | None], AnyOf | None]] = {}
         #: names of the async events loaded plugins emit (valid evt.type values)
         self.async_event_names: set[str] = set()
 
@@ -177,12 +177,12 @@ class SinspFieldRegistry:
         """For a field with a closed set of values (evt.type): value -> error or None."""
         self._validators[name] = check
 
-    def set_any_of(self, name: str, make: Callable[[str | None], Extractor | None]) -> None:
+    def set_any_of(self, name: str, make: Callable[[str | None], AnyOf | None]) -> None:
         """For a field whose checks match if any of several values does (proc.aname
-        without index): arg -> extractor of the candidates tuple, or None."""
+        without index, fd.ip): arg -> the candidates' extractor, or None."""
         self._any_of[name] = make
 
-    def make_any_extractor(self, field: FieldInfo, arg: str | None) -> Extractor | None:
+    def make_any_extractor(self, field: FieldInfo, arg: str | None) -> AnyOf | None:
         """The filter compiler's hook for "any of" fields (see set_any_of)."""
         make = self._any_of.get(field.name)
         return None if make is None else make(arg)
@@ -261,13 +261,14 @@ def registry() -> SinspFieldRegistry:
     global _REGISTRY
     with _LOCK:
         if _REGISTRY is None:
-            from libsinsp.fields import container, evt, fd, fspath, proc, user
+            from libsinsp.fields import container, evt, fd, fspath, plugin_meta, proc, user
 
             reg = SinspFieldRegistry()
-            for mod in (evt, proc, user, container, fd, fspath):
+            for mod in (evt, plugin_meta, proc, user, container, fd, fspath):
                 for fc in mod.CLASSES:
                     reg.add_class(fc)
             evt.install(reg)
             proc.install(reg)
+            fd.install(reg)
             _REGISTRY = reg
         return _REGISTRY

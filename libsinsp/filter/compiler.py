@@ -214,20 +214,21 @@ class _Compiler:
         code = self.extractor_slot((info.name, arg), lambda: self.registry.make_extractor(info, arg))
         return _Operand(code, info.type, info.is_list, False, (info, arg))
 
-    def candidates(self, node: ast.Operand) -> tuple[str, _Operand] | None:
+    def candidates(self, node: ast.Operand) -> tuple[str, _Operand, bool] | None:
         """For a field whose checks mean "any of several values" (upstream's
         ``proc.aname`` without an index: any ancestor's name), the code of the
         candidates tuple and the operand standing for one candidate (``a_``); the
-        registry's optional hook ``make_any_extractor(field, arg)`` says which."""
+        registry's optional hook ``make_any_extractor(field, arg)`` says which,
+        and whether ``!=`` must hold for all candidates rather than any."""
         hook = getattr(self.registry, "make_any_extractor", None)
         if hook is None or not isinstance(node, ast.Field):
             return None
         info, arg = self.resolve(node)
-        extract = hook(info, arg)
-        if extract is None:
+        any_of = hook(info, arg)
+        if any_of is None:
             return None
-        seq = self.extractor_slot(("any " + info.name, arg), lambda: extract)
-        return seq, _Operand("a_", info.type, False, False, (info, arg))
+        seq = self.extractor_slot(("any " + info.name, arg), lambda: any_of.extract)
+        return seq, _Operand("a_", info.type, False, False, (info, arg)), any_of.ne_all
 
     @staticmethod
     def check_arg(info: FieldInfo, arg: str | None, node: ast.Field) -> None:
@@ -369,15 +370,16 @@ class _Compiler:
         cands = self.candidates(node.left)
         if cands is None:
             return self.check(node, self.operand(node.left))
-        seq, one = cands
+        seq, one, ne_all = cands
         check = self.check(node, one)
         if isinstance(check, bool):
             return check
+        quantifier = "all" if ne_all and node.op == "!=" else "any"
         # the tuple goes to a local first: Python allows no ":=" (used by the field
         # cache) in a comprehension's iterable
         name = f"s{self.n_locals}"
         self.n_locals += 1
-        return f"(({name} := {seq}) is not None and any({check} for a_ in {name}))"
+        return f"(({name} := {seq}) is not None and {quantifier}({check} for a_ in {name}))"
 
     def check(self, node: ast.BinaryCheck, left: _Operand) -> str | bool:
         """The code of ``node`` with ``left`` as its left-hand operand."""

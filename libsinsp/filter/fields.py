@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 
 class FieldType(str, Enum):
@@ -70,6 +70,15 @@ class FieldInfo:
 Extractor = Callable[[Any], Any]
 
 
+class AnyOf(NamedTuple):
+    """Candidates of an "any of" field: a check matches if it holds for any
+    candidate, or with ``ne_all`` a ``!=`` check only if it holds for all of them
+    (upstream's fd.ip/fd.port/fd.net: "!=" means both ends differ)."""
+
+    extract: Extractor
+    ne_all: bool = False
+
+
 class FieldRegistry(Protocol):
     """Field lookup and extractor construction, implemented by libsinsp's field classes.
 
@@ -78,10 +87,11 @@ class FieldRegistry(Protocol):
     can never have; the compiler calls it on every value of a check on a plain field
     (libsinsp's validate_filter_value: unknown ``evt.type`` names).
 
-    Optionally also ``make_any_extractor(field, arg) -> Extractor | None``: for a
+    Optionally also ``make_any_extractor(field, arg) -> AnyOf | None``: for a
     field whose checks mean "any of several values match" (``proc.aname`` without
-    an index: any ancestor), an extractor of the candidate values as a tuple; the
-    compiler then tests each check against every candidate. None for other fields.
+    an index: any ancestor; ``fd.ip``: either end), the extractor of the candidate
+    values as a tuple; the compiler then tests each check against every candidate.
+    None for other fields.
     """
 
     def lookup(self, name: str) -> FieldInfo | None:
