@@ -115,23 +115,32 @@ def test_converter(benchmark, big_capture):
 
 @pytest.mark.slow
 def test_parsers_and_state(benchmark, big_capture):
-    """The inspector's own cost: thread lookup, dispatch, parsers, state (no conversion)."""
+    """The inspector's own cost: thread lookup, dispatch, parsers, state (no reading, no
+    conversion): events converted beforehand, fresh copies each round (an event caches
+    its decoded parameters), the capture's state blocks loaded as open_file does."""
     from libscap.savefile import open_capture
     from libscap.savefile.converter import Converter
+    from libsinsp.scap_state import load_state
 
     with open_capture(big_capture) as cap:  # as the inspector does: rejected events skipped
         events = list(cap.events(Converter(strict=False)))
+        state = (cap.processes, cap.fds, cap.users, cap.groups, cap.machine_info, cap.interfaces)
 
-    def run() -> int:
+    def setup():
+        insp = Inspector()
+        processes, fds, users, groups, insp.machine_info, insp.interfaces = state
+        load_state(insp.threads, insp.users, insp.groups, processes, fds, users, groups)
+        insp.open_events([type(e)(*e) for e in events], convert=False)
+        return (insp,), {}
+
+    def run(insp) -> int:
         n = 0
-        with Inspector() as insp:
-            insp.open_events(events, convert=False)
-            nxt = insp.next
-            while nxt() is not None:
-                n += 1
+        nxt = insp.next
+        while nxt() is not None:
+            n += 1
         return n
 
-    count = benchmark.pedantic(run, rounds=3, iterations=1)
+    count = benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
     secs = benchmark.stats.stats.min
     benchmark.extra_info.update(events=count, events_per_s=round(count / secs))
     print(f"\nparsers+state only: {count} events in {secs:.3f}s = {count / secs:,.0f} ev/s")
