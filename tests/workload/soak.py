@@ -12,6 +12,7 @@ workload performed vs the alerts delivered, with the missing ids.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 import json
 import os
 import re
@@ -93,7 +94,8 @@ def run_soak(duration_s: float, workdir: str | os.PathLike[str], rate: float = 2
         out.close()
         err.close()
     stderr = err_path.read_text(errors="replace")
-    delivered: dict[str, set[str]] = {"open": set(), "exec": set(), "connect": set()}
+    # multisets: over minutes the connect markers' source ports come round again
+    delivered: dict[str, Counter[str]] = {"open": Counter(), "exec": Counter(), "connect": Counter()}
     other_rules: dict[str, int] = {}
     for line in alerts.read_text(errors="replace").splitlines() if alerts.exists() else []:
         try:
@@ -104,11 +106,11 @@ def run_soak(duration_s: float, workdir: str | os.PathLike[str], rate: float = 2
         if m and m.group(1) in delivered:
             text = m.group(2)
             if m.group(1) == "connect":
-                delivered["connect"].add(text[:text.index("->") + 2] if "->" in text else text)
+                delivered["connect"][text[:text.index("->") + 2] if "->" in text else text] += 1
             else:
                 mid = re.search(r"([0-9a-f]{8}-\d+)", text)
                 if mid:
-                    delivered[m.group(1)].add(mid.group(1))
+                    delivered[m.group(1)][mid.group(1)] += 1
         else:
             other_rules[a.get("rule", "?")] = other_rules.get(a.get("rule", "?"), 0) + 1
 
@@ -132,8 +134,9 @@ def run_soak(duration_s: float, workdir: str | os.PathLike[str], rate: float = 2
         "drop_actions": num(r"num times actions taken: (\d+)"),
         "metrics_last": {k: v for k, v in ((last_metrics or {}).get("output_fields", last_metrics or {})).items()
                          if "drop" in k or "n_evts" in k or "memory" in k} if last_metrics else None,
-        "markers": {k: {"expected": len(wl.markers[k]), "delivered": len(set(wl.markers[k]) & delivered[k]),
-                        "missing": sorted(set(wl.markers[k]) - delivered[k])[:20]} for k in delivered},
+        "markers": {k: {"expected": len(wl.markers[k]),
+                        "delivered": sum((Counter(wl.markers[k]) & delivered[k]).values()),
+                        "missing": sorted((Counter(wl.markers[k]) - delivered[k]).elements())[:20]} for k in delivered},
         "other_alerts": other_rules,
         "rss_kb": {"start": rss[0] if rss else None, "middle": rss[len(rss) // 2] if rss else None,
                    "end": rss[-1] if rss else None, "peak": max(rss) if rss else None, "samples": len(rss)},
