@@ -130,8 +130,193 @@ static PyObject *make_events(PyObject *self, PyObject *args)
     return list;
 }
 
+/* -- first parameter access ----------------------------------------------
+ *
+ * EventBase is the C base of libscap.event.Event (a tuple subclass, nothing
+ * added to the tuple's layout). Its param(i) decodes the fixed-size numeric
+ * and the C-string parameter types straight from the event's buffer: no
+ * bounds tuple, no copy of the bytes, no per-event __dict__, no schema
+ * objects. The parameter-length array is walked (and validated: it must fit
+ * the event, as Event._param_bounds requires) on every call, which in C costs
+ * less than a cache lookup would. Anything else -- another parameter type, an
+ * index out of range, a type beyond the table, a malformed event, a buffer
+ * that is not bytes-like -- goes to the Python method _param_slow(i), the
+ * reference implementation, which decodes (and caches) or raises with context.
+ * The per-type tables come from libscap.event through set_schema(). */
+
+enum {
+    K_SLOW = 0, K_I8, K_I16, K_I32, K_I64, K_U8, K_U16, K_U32, K_U64, K_BOOL, K_DOUBLE, K_CSTR,
+    K_MAX
+};
+#define MAX_PARAMS 32
+static Py_ssize_t n_types;        /* event types in the table */
+static uint8_t *large_tab;        /* per type: u32 parameter lengths */
+static uint8_t *kind_tab;         /* per type, MAX_PARAMS kinds (K_SLOW beyond the entry) */
+static PyObject *str_param_slow;  /* "_param_slow" */
+
+static const int kind_size[K_MAX] = {0, 1, 2, 4, 8, 1, 2, 4, 8, 4, 8, 0};
+
+PyDoc_STRVAR(set_schema_doc,
+"set_schema(large, kinds)\n\n"
+"large: bytes, one per event type (non-zero: u32 parameter lengths);\n"
+"kinds: bytes of len(large) * 32 decoder kinds (0: Python's _param_slow).");
+
+static PyObject *set_schema(PyObject *self, PyObject *args)
+{
+    Py_buffer large, kinds;
+    if (!PyArg_ParseTuple(args, "y*y*", &large, &kinds))
+        return NULL;
+    PyObject *ret = NULL;
+    if (kinds.len != large.len * MAX_PARAMS) {
+        PyErr_SetString(PyExc_ValueError, "kinds must hold 32 entries per event type");
+        goto out;
+    }
+    for (Py_ssize_t k = 0; k < kinds.len; k++)
+        if (((const uint8_t *)kinds.buf)[k] >= K_MAX) {
+            PyErr_SetString(PyExc_ValueError, "unknown decoder kind");
+            goto out;
+        }
+    uint8_t *l = PyMem_Malloc(large.len + 1), *kd = PyMem_Malloc(kinds.len + 1);
+    if (!l || !kd) {
+        PyMem_Free(l);
+        PyMem_Free(kd);
+        PyErr_NoMemory();
+        goto out;
+    }
+    memcpy(l, large.buf, large.len);
+    memcpy(kd, kinds.buf, kinds.len);
+    PyMem_Free(large_tab);
+    PyMem_Free(kind_tab);
+    large_tab = l;
+    kind_tab = kd;
+    n_types = large.len;
+    ret = Py_NewRef(Py_None);
+out:
+    PyBuffer_Release(&large);
+    PyBuffer_Release(&kinds);
+    return ret;
+}
+
+static PyObject *param_slow(PyObject *self, PyObject *i)
+{
+    return PyObject_CallMethodOneArg(self, str_param_slow, i);
+}
+
+/* item k of the event tuple as an unsigned value; -1 if it is not one */
+static int item_u64(PyObject *self, Py_ssize_t k, uint64_t *out)
+{
+    PyObject *o = PyTuple_GET_ITEM(self, k);
+    if (!PyLong_CheckExact(o))
+        return -1;
+    unsigned long long v = PyLong_AsUnsignedLongLong(o);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* The bytes of parameter i of a well-formed event whose type is in the table:
+ * 0 with *p, *n set; -1 for anything the slow path must handle. */
+static int locate(PyObject *self, Py_ssize_t i, const uint8_t **p, uint64_t *n, uint64_t *etype_out)
+{
+    uint64_t off, len, etype, nparams;
+    if (!kind_tab || PyTuple_GET_SIZE(self) < 7 || i < 0)
+        return -1;
+    if (item_u64(self, 1, &off) || item_u64(self, 4, &len) || item_u64(self, 5, &etype) ||
+        item_u64(self, 6, &nparams))
+        return -1;
+    if ((uint64_t)i >= nparams || etype >= (uint64_t)n_types)
+        return -1;
+    PyObject *buf = PyTuple_GET_ITEM(self, 0);
+    if (!PyBytes_Check(buf))
+        return -1;
+    uint64_t size = (uint64_t)PyBytes_GET_SIZE(buf);
+    if (off > size || len > size - off)
+        return -1;
+    const uint8_t *ev = (const uint8_t *)PyBytes_AS_STRING(buf) + off;
+    int large = large_tab[etype];
+    uint64_t width = large ? 4 : 2;
+    if (len < 26 || nparams > (len - 26) / width)
+        return -1;
+    uint64_t data = 26 + width * nparams, total = 0, start = 0;
+    const uint8_t *lens = ev + 26;
+    for (uint64_t k = 0; k < nparams; k++) {
+        uint64_t l = large ? rd32(lens + 4 * k) : rd16(lens + 2 * k);
+        if (k == (uint64_t)i) {
+            start = total;
+            *n = l;
+        }
+        total += l;
+    }
+    if (total > len - data)
+        return -1;
+    *p = ev + data + start;
+    *etype_out = etype;
+    return 0;
+}
+
+PyDoc_STRVAR(param_doc,
+"param(i) -> value\n\n"
+"Parameter i decoded by its PT_* type (bytes where the table has no entry);\n"
+"None for an empty parameter. Raises ScapError for a malformed event.");
+
+static PyObject *ev_param(PyObject *self, PyObject *arg)
+{
+    const uint8_t *p;
+    uint64_t n, etype;
+    Py_ssize_t i = PyLong_CheckExact(arg) ? PyLong_AsSsize_t(arg) : -1;
+    if (i == -1 && PyErr_Occurred())
+        PyErr_Clear();
+    if (i < 0 || i >= MAX_PARAMS || locate(self, i, &p, &n, &etype))
+        return param_slow(self, arg);
+    int kind = kind_tab[etype * MAX_PARAMS + i];
+    if (kind == K_SLOW)
+        return param_slow(self, arg);
+    if (n == 0)
+        Py_RETURN_NONE;
+    if (kind == K_CSTR) {
+        const uint8_t *end = memchr(p, 0, n);
+        return PyUnicode_DecodeUTF8((const char *)p, end ? end - p : (Py_ssize_t)n, "surrogateescape");
+    }
+    if (n != (uint64_t)kind_size[kind])
+        return param_slow(self, arg); /* raises the size error with context */
+    switch (kind) {
+    case K_I8: return PyLong_FromLong((int8_t)p[0]);
+    case K_I16: return PyLong_FromLong((int16_t)rd16(p));
+    case K_I32: return PyLong_FromLong((int32_t)rd32(p));
+    case K_I64: return PyLong_FromLongLong((int64_t)rd64(p));
+    case K_U8: return PyLong_FromLong(p[0]);
+    case K_U16: return PyLong_FromLong(rd16(p));
+    case K_U32: return PyLong_FromUnsignedLong(rd32(p));
+    case K_U64: return PyLong_FromUnsignedLongLong(rd64(p));
+    case K_BOOL: return PyBool_FromLong(rd32(p) != 0);
+    case K_DOUBLE: {
+        double d;
+        memcpy(&d, p, 8);
+        return PyFloat_FromDouble(d);
+    }
+    }
+    return param_slow(self, arg);
+}
+
+static PyMethodDef event_methods[] = {
+    {"param", ev_param, METH_O, param_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject EventBase = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "libscap._events.EventBase",
+    .tp_doc = PyDoc_STR("C base of libscap.event.Event: a tuple with param(i) in C."),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_methods = event_methods,
+};
+
 static PyMethodDef methods[] = {
     {"make_events", make_events, METH_VARARGS, make_events_doc},
+    {"set_schema", set_schema, METH_VARARGS, set_schema_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -142,8 +327,15 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__events(void)
 {
+    EventBase.tp_base = &PyTuple_Type;
+    if (PyType_Ready(&EventBase) < 0)
+        return NULL;
+    if (!str_param_slow && !(str_param_slow = PyUnicode_InternFromString("_param_slow")))
+        return NULL;
     PyObject *m = PyModule_Create(&module);
-    if (m && PyModule_AddIntConstant(m, "SCAN_RECORD_SIZE", SCAN_RECORD_SIZE) < 0)
+    if (m && (PyModule_AddIntConstant(m, "SCAN_RECORD_SIZE", SCAN_RECORD_SIZE) < 0 ||
+              PyModule_AddIntConstant(m, "MAX_PARAMS", MAX_PARAMS) < 0 ||
+              PyModule_AddObjectRef(m, "EventBase", (PyObject *)&EventBase) < 0))
         Py_CLEAR(m);
     return m;
 }

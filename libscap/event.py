@@ -5,6 +5,11 @@ packed, little-endian), then ``nparams`` parameter lengths (u16, or u32 for
 EF_LARGE_PAYLOAD events), then the parameter bytes. ``Event`` keeps the buffer
 and offset it came from; parameter lengths are read on the first parameter
 access and each value is decoded on first access and cached.
+
+``param(i)`` itself is C (``libscap._events.EventBase``): numeric and C-string
+parameters -- what parsers read most -- are decoded from the buffer in place on
+every call (cheaper than a cache), everything else and every malformed event
+goes to ``_param_slow``, the reference implementation below.
 """
 
 from __future__ import annotations
@@ -13,14 +18,42 @@ import struct
 from operator import itemgetter
 from typing import Any, Iterator
 
+from . import _events
 from .errors import ScapError
-from .params import decode_value
-from .schema import EVENT_HEADER_LEN, EVENTS, PPM_EVENT_MAX, EventInfo, ParamInfo
+from .params import CSTRING_TYPES, STRUCT_FORMATS, decode_value
+from .schema import EVENT_HEADER_LEN, EVENTS, PPM_EVENT_MAX, PT, EventInfo, ParamInfo
 
 HEADER = struct.Struct("<QQIHI")
 
+# The decoder kinds of _events.c's param(i) (0: _param_slow decodes).
+_KIND_OF_FORMAT = {"b": 1, "h": 2, "i": 3, "q": 4, "B": 5, "H": 6, "I": 7, "Q": 8, "d": 10}
+_KIND_BOOL, _KIND_CSTR = 9, 11
 
-class Event(tuple):
+
+def _c_kind(pinfo: ParamInfo) -> int:
+    if pinfo.type in STRUCT_FORMATS:
+        return _KIND_OF_FORMAT[STRUCT_FORMATS[pinfo.type]]
+    if pinfo.type == PT.BOOL:
+        return _KIND_BOOL
+    if pinfo.type in CSTRING_TYPES:
+        return _KIND_CSTR
+    return 0
+
+
+def _c_tables() -> tuple[bytes, bytes]:
+    width = _events.MAX_PARAMS
+    kinds = bytearray(len(EVENTS) * width)
+    for info in EVENTS:
+        for i, pinfo in enumerate(info.params[:width]):
+            kinds[info.id * width + i] = _c_kind(pinfo)
+    return bytes(bool(info.large_payload) for info in EVENTS), bytes(kinds)
+
+
+assert all(info.id == i for i, info in enumerate(EVENTS))
+_events.set_schema(*_c_tables())
+
+
+class Event(_events.EventBase):
     """One event over ``buf[off:off+len]``.
 
     ``cpu`` is the CPU the event was captured on (-1 if unknown), ``num`` its
@@ -149,8 +182,12 @@ class Event(tuple):
             return None
         return info.params[i]
 
-    def param(self, i: int) -> Any:
-        """Parameter ``i`` decoded by its PT_* type (bytes where the table has no entry)."""
+    # param(i), inherited from _events.EventBase (C), decodes what it can in place
+    # and calls this for the rest.
+
+    def _param_slow(self, i: int) -> Any:
+        """Parameter ``i`` decoded by its PT_* type (bytes where the table has no entry);
+        cached per event. The reference for, and fallback of, the C ``param``."""
         values = self._values
         if values is None:
             values = self._values = {}

@@ -140,26 +140,33 @@ def _dyn(b: bytes, table: str) -> tuple[ParamInfo, Any]:
     return info, decode_value(info, bytes(b[1:]))
 
 
-DECODERS: dict[PT, Callable[[bytes], Any]] = {
-    PT.INT8: _struct("b"), PT.INT16: _struct("h"), PT.INT32: _struct("i"), PT.INT64: _struct("q"),
-    PT.UINT8: _struct("B"), PT.UINT16: _struct("H"), PT.UINT32: _struct("I"), PT.UINT64: _struct("Q"),
-    PT.ERRNO: _struct("q"), PT.FD: _struct("q"), PT.PID: _struct("q"),
-    PT.FD32: _struct("i"), PT.PID32: _struct("i"),
-    PT.SYSCALLID: _struct("H"), PT.SIGTYPE: _struct("B"),
-    PT.RELTIME: _struct("Q"), PT.ABSTIME: _struct("Q"),
-    PT.PORT: _struct("H"), PT.L4PROTO: _struct("B"), PT.SOCKFAMILY: _struct("B"),
+#: The fixed-size numeric types: their struct format (little-endian).
+STRUCT_FORMATS: dict[PT, str] = {
+    PT.INT8: "b", PT.INT16: "h", PT.INT32: "i", PT.INT64: "q",
+    PT.UINT8: "B", PT.UINT16: "H", PT.UINT32: "I", PT.UINT64: "Q",
+    PT.ERRNO: "q", PT.FD: "q", PT.PID: "q",
+    PT.FD32: "i", PT.PID32: "i",
+    PT.SYSCALLID: "H", PT.SIGTYPE: "B",
+    PT.RELTIME: "Q", PT.ABSTIME: "Q",
+    PT.PORT: "H", PT.L4PROTO: "B", PT.SOCKFAMILY: "B",
+    PT.FLAGS8: "B", PT.FLAGS16: "H", PT.FLAGS32: "I",
+    PT.ENUMFLAGS8: "B", PT.ENUMFLAGS16: "H", PT.ENUMFLAGS32: "I",
+    PT.UID: "I", PT.GID: "I", PT.MODE: "I", PT.SIGSET: "I",
+    PT.DOUBLE: "d",
+}
+#: The C-string types (decoded up to the first NUL, UTF-8 with surrogateescape).
+CSTRING_TYPES = frozenset((PT.CHARBUF, PT.FSPATH, PT.FSRELPATH))
+
+DECODERS: dict[PT, Callable[[bytes], Any]] = {pt: _struct(fmt) for pt, fmt in STRUCT_FORMATS.items()}
+DECODERS.update({
     PT.BOOL: lambda b: bool(_struct("I")(b)),
-    PT.FLAGS8: _struct("B"), PT.FLAGS16: _struct("H"), PT.FLAGS32: _struct("I"),
-    PT.ENUMFLAGS8: _struct("B"), PT.ENUMFLAGS16: _struct("H"), PT.ENUMFLAGS32: _struct("I"),
-    PT.UID: _struct("I"), PT.GID: _struct("I"), PT.MODE: _struct("I"), PT.SIGSET: _struct("I"),
-    PT.DOUBLE: _struct("d"),
     PT.CHARBUF: _cstr, PT.FSPATH: _cstr, PT.FSRELPATH: _cstr,
     PT.BYTEBUF: _bytes,
     PT.CHARBUFARRAY: _charbuf_array, PT.CHARBUF_PAIR_ARRAY: _charbuf_array,
     PT.SOCKADDR: _sockaddr, PT.SOCKTUPLE: _socktuple, PT.FDLIST: _fdlist,
     PT.IPV4ADDR: ipv4_text, PT.IPV6ADDR: ipv6_text, PT.IPADDR: _ipnet,
     PT.IPV4NET: _ipnet, PT.IPV6NET: _ipnet, PT.IPNET: _ipnet,
-}
+})
 
 
 def decode_value(info: ParamInfo, raw: bytes) -> Any:

@@ -140,9 +140,9 @@ class SavefileEvent(Event):
         except ScapError as exc:
             raise self._with_context(exc) from None
 
-    def param(self, i: int) -> Any:
+    def _param_slow(self, i: int) -> Any:  # param(i) (C) ends here for malformed events
         try:
-            return Event.param(self, i)
+            return Event._param_slow(self, i)
         except ScapError as exc:
             if exc.path is not None:
                 raise
