@@ -28,6 +28,7 @@ from typing import Any
 
 from falco_engine import Engine, Match, alert_json, format_alert_text
 from libscap.errors import ScapError
+from libscap.schema import PPME
 from libsinsp.plugin.info import SYSCALL_SOURCE
 
 from . import metrics as metrics_mod
@@ -48,6 +49,7 @@ from .webserver import WebServer, WebServerError
 log = logging.getLogger("falco")
 
 #: buf_size_preset -> ring buffer bytes (upstream's table, 1 MiB .. 512 MiB)
+PPME_PLUGINEVENT_E = int(PPME.PLUGINEVENT_E)
 BUF_SIZE_PRESETS = {i: (1 << 20) << (i - 1) for i in range(1, 11)}
 
 
@@ -117,6 +119,18 @@ class Alerts:
         self.queue.push(internal_message(ts, priority, msg, rule, fields, self.json, self.host))
 
 
+class _Stop(threading.Event):
+    """The stop request; ``set`` also wakes the capture loops (``Daemon.wake``)."""
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        super().__init__()
+        self._wake = wake
+
+    def set(self) -> None:
+        super().set()
+        self._wake()
+
+
 class Daemon:
     """One run of falco over one capture source."""
 
@@ -130,7 +144,10 @@ class Daemon:
         self.config = config
         self.rules = rules
         self.engine = rules.engine
-        self.stop_requested = threading.Event()
+        #: one list per capture loop, non-empty when the loop must look at the daemon
+        #: (stop, new engine): a local truth test per event, no call
+        self._wakes: list[list[int]] = []
+        self.stop_requested = _Stop(self.wake)
         self.exit_code = 0
         self.error: str | None = None
         self.num_evts = 0
@@ -202,37 +219,93 @@ class Daemon:
         return {"n_evts": sum(c.events for c in cpus), "n_drops": sum(c.drops for c in cpus),
                 "n_drops_buffer": sum(c.drops_buffer_full for c in cpus)}
 
+    def wake(self) -> None:
+        """Make every capture loop look at the stop request and the engine at its next event."""
+        for w in self._wakes:
+            w.append(1)
+
     # -- the capture thread ------------------------------------------------------------------
+    #: the capture loop publishes its event count (metrics) every POLL_NS of event time
+    POLL_NS = 10_000_000
+
     def _capture(self, insp: Any, source: str, alerts: Alerts, drops: DropManager | None,
                  dumps: Captures | None) -> None:
         """One source's events (``source`` "": replay, each event's own source) through
         the rules and, with ``capture:`` enabled, ``dumps``; the run stops when every
-        capture ended or one failed."""
+        capture ended or one failed.
+
+        Per event the loop does only what each event needs: count it, test its wake
+        list and compare its time with the next deadline, resolve its source (replay
+        only), evaluate the rules. The rest runs when woken (stop request, SIGHUP's new
+        engine: ``Daemon.wake``) or at the deadline: the shared event count (metrics)
+        every ``POLL_NS`` of event time, the drop check at the drop manager's next
+        second (``DropManager.next_ts``) and the ``-M`` limit at its exact event, so
+        that both act on the same event as a per-event check would."""
         duration_ns = int(self.opts.duration_s * 1e9)
-        first_ts = 0
+        poll_ns = self.POLL_NS
         stop = self.stop_requested
+        wake: list[int] = []
+        self._wakes.append(wake)
+        engine = self.engine
+        process = engine.process_event
+        rule_match = alerts.rule_match
+        sources = frozenset(self.plugins.sources)
+        # replay: each event's own source, named by the plugin manager's listener; with no
+        # plugin loaded there is none (falco.plugins) and every event is a syscall one
+        # except plugin events, of a source that is not loaded
+        per_event_source = not source and bool(self.plugins.configs)
+        foreign = PPME_PLUGINEVENT_E if not source and not per_event_source else -1
+        source = source or SYSCALL_SOURCE
+        lock = self._lock
+        first_ts = 0
+        n = reported = 0
+        next_ts = 0  # the periodic work runs at the first event
         failed = False
         try:
             for sevt in insp:
-                if stop.is_set():
-                    break
-                self.num_evts += 1
-                ts = sevt.evt.ts
-                if duration_ns:
-                    if not first_ts:
-                        first_ts = ts
-                    elif ts - first_ts >= duration_ns:
+                n += 1
+                evt = sevt.evt
+                ts = evt[2]  # Event.ts
+                if wake or ts >= next_ts:
+                    wake.clear()
+                    if stop.is_set():
+                        n -= 1  # not processed: not counted
                         break
-                if drops is not None and not drops.check(ts):
-                    self.exit_code, self.error, failed = 1, "Drop manager internal error", True
-                    break
-                src = source or sevt.source
-                if src not in self.plugins.sources:
-                    self.exit_code, self.error, failed = 1, unknown_source_error(sevt.evt), True
-                    break
-                matches = self.engine.process_event(sevt, src)
-                for m in matches:
-                    alerts.rule_match(m)
+                    if self.engine is not engine:  # SIGHUP: the new rules from this event on
+                        engine = self.engine
+                        process = engine.process_event
+                    with lock:
+                        self.num_evts += n - reported
+                    reported = n
+                    next_ts = ts + poll_ns
+                    if duration_ns:
+                        if not first_ts:
+                            first_ts = ts
+                        elif ts - first_ts >= duration_ns:
+                            break
+                        if first_ts:
+                            next_ts = min(next_ts, first_ts + duration_ns)
+                        else:  # a zero first time: the next event is the first again
+                            wake.append(1)
+                    if drops is not None:
+                        if not drops.check(ts):
+                            self.exit_code, self.error, failed = 1, "Drop manager internal error", True
+                            break
+                        next_ts = min(next_ts, drops.next_ts)
+                if per_event_source:
+                    src = sevt.source
+                    if src not in sources:
+                        self.exit_code, self.error, failed = 1, unknown_source_error(evt), True
+                        break
+                    matches = process(sevt, src)
+                else:
+                    if evt[5] == foreign:  # Event.type
+                        self.exit_code, self.error, failed = 1, unknown_source_error(evt), True
+                        break
+                    matches = process(sevt, source)
+                if matches:
+                    for m in matches:
+                        rule_match(m)
                 if dumps is not None:
                     dumps.process(sevt, matches)
         except Exception as e:  # a capture failure ends the run with a message
@@ -241,7 +314,8 @@ class Daemon:
         finally:
             if dumps is not None:
                 dumps.close()
-            with self._lock:
+            with lock:
+                self.num_evts += n - reported
                 self._running -= 1
                 if failed or not self._running:
                     stop.set()
@@ -278,7 +352,8 @@ class Daemon:
             return
         self.config, self.rules = config, rules
         alerts.configure(config)
-        self.engine = rules.engine  # picked up by the capture thread at its next event
+        self.engine = rules.engine
+        self.wake()  # the capture threads take the new engine at their next event
         self._apply_syscalls()
         for dumps in self.scap_captures:
             dumps.set_rules(self.engine.rules)

@@ -79,8 +79,15 @@ class DropManager:
         self.num_drop_events = 0  #: seconds with drops above the threshold
         self.num_actions = 0  #: times the actions ran
 
+    @property
+    def next_ts(self) -> int:
+        """The first event time at which ``check`` does more than compare (0: the next
+        event's): a caller may skip calling ``check`` for events before it."""
+        return self._next_check + 1 if self._next_check else 0
+
     def check(self, ts_ns: int) -> bool:
-        """Call per event with its timestamp; False means an ``exit`` action fired."""
+        """Call with an event's timestamp (every event, or at least every event at or
+        past ``next_ts``); False means an ``exit`` action fired."""
         if self._next_check == 0:
             self._next_check = ts_ns + ONE_SECOND_NS
             return True

@@ -206,8 +206,8 @@ class Plugins:
             for src in self.sources:
                 if shared is None or not capture_mode:
                     shared = (Inspector(), PluginManager())
-                    if configs or capture_mode:  # replay: every event gets its source, even unknown
-                        shared[1].attach(shared[0])
+                    if configs:  # every event gets its source (replay: even unknown ones);
+                        shared[1].attach(shared[0])  # without plugins falco's loop spots plugin events
                 insp, m = shared
                 self.inspectors[src], self.managers[src] = insp, m
                 for cfg, info in zip(configs, self.infos):
