@@ -153,6 +153,7 @@ static Py_ssize_t n_types;        /* event types in the table */
 static uint8_t *large_tab;        /* per type: u32 parameter lengths */
 static uint8_t *kind_tab;         /* per type, MAX_PARAMS kinds (K_SLOW beyond the entry) */
 static PyObject *str_param_slow;  /* "_param_slow" */
+static PyObject *str_raw_param_slow;  /* "_raw_param_slow" */
 
 static const int kind_size[K_MAX] = {0, 1, 2, 4, 8, 1, 2, 4, 8, 4, 8, 0};
 
@@ -200,6 +201,11 @@ out:
 static PyObject *param_slow(PyObject *self, PyObject *i)
 {
     return PyObject_CallMethodOneArg(self, str_param_slow, i);
+}
+
+static PyObject *raw_param_slow(PyObject *self, PyObject *i)
+{
+    return PyObject_CallMethodOneArg(self, str_raw_param_slow, i);
 }
 
 /* item k of the event tuple as an unsigned value; -1 if it is not one */
@@ -301,8 +307,26 @@ static PyObject *ev_param(PyObject *self, PyObject *arg)
     return param_slow(self, arg);
 }
 
+PyDoc_STRVAR(raw_param_doc,
+"raw_param(i) -> bytes\n\n"
+"The bytes of parameter i as stored. Raises ScapError for a malformed event,\n"
+"IndexError for an index out of range (through Python's _raw_param_slow).");
+
+static PyObject *ev_raw_param(PyObject *self, PyObject *arg)
+{
+    const uint8_t *p;
+    uint64_t n, etype;
+    Py_ssize_t i = PyLong_CheckExact(arg) ? PyLong_AsSsize_t(arg) : -1;
+    if (i == -1 && PyErr_Occurred())
+        PyErr_Clear();
+    if (i < 0 || locate(self, i, &p, &n, &etype))
+        return raw_param_slow(self, arg);
+    return PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n);
+}
+
 static PyMethodDef event_methods[] = {
     {"param", ev_param, METH_O, param_doc},
+    {"raw_param", ev_raw_param, METH_O, raw_param_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -331,6 +355,8 @@ PyMODINIT_FUNC PyInit__events(void)
     if (PyType_Ready(&EventBase) < 0)
         return NULL;
     if (!str_param_slow && !(str_param_slow = PyUnicode_InternFromString("_param_slow")))
+        return NULL;
+    if (!str_raw_param_slow && !(str_raw_param_slow = PyUnicode_InternFromString("_raw_param_slow")))
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m && (PyModule_AddIntConstant(m, "SCAN_RECORD_SIZE", SCAN_RECORD_SIZE) < 0 ||

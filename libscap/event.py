@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import struct
 from operator import itemgetter
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from . import _events
 from .errors import ScapError
-from .params import CSTRING_TYPES, STRUCT_FORMATS, decode_value
+from .params import CSTRING_TYPES, STRUCT_FORMATS, decoder_of
 from .schema import EVENT_HEADER_LEN, EVENTS, PPM_EVENT_MAX, PT, EventInfo, ParamInfo
 
 HEADER = struct.Struct("<QQIHI")
@@ -51,6 +51,9 @@ def _c_tables() -> tuple[bytes, bytes]:
 
 assert all(info.id == i for i, info in enumerate(EVENTS))
 _events.set_schema(*_c_tables())
+#: per event type, the decoder of each parameter (of its non-empty bytes), chosen once
+_DECODERS: tuple[tuple[Callable[[bytes], Any], ...], ...] = tuple(
+    tuple(decoder_of(p) for p in info.params) for info in EVENTS)
 
 
 class Event(_events.EventBase):
@@ -163,7 +166,10 @@ class Event(_events.EventBase):
         """Raise ScapError if the parameter lengths do not fit the event."""
         self._param_bounds()
 
-    def raw_param(self, i: int) -> bytes:
+    # raw_param(i), inherited from _events.EventBase (C), reads well-formed events
+    # and calls this for the rest (the reference, raising the errors).
+
+    def _raw_param_slow(self, i: int) -> bytes:
         """The bytes of parameter ``i`` as stored."""
         bounds = self._param_bounds()
         if not 0 <= i < len(bounds):
@@ -194,13 +200,17 @@ class Event(_events.EventBase):
         elif i in values:
             return values[i]
         raw = self.raw_param(i)
-        pinfo = self.param_info(i)
-        if pinfo is None:
+        etype = self[5]
+        decoders = _DECODERS[etype] if etype < PPM_EVENT_MAX else ()
+        if i >= len(decoders):  # no table entry: the bytes
             value: Any = raw
+        elif not raw:
+            value = None
         else:
             try:
-                value = decode_value(pinfo, raw)
+                value = decoders[i](raw)
             except (ValueError, IndexError, struct.error) as exc:
+                pinfo = EVENTS[etype].params[i]
                 raise ScapError(f"{self.name} event, parameter {pinfo.name!r} ({pinfo.type.name}): {exc}") from None
         values[i] = value
         return value

@@ -169,6 +169,14 @@ DECODERS.update({
 })
 
 
+def decoder_of(info: ParamInfo) -> Callable[[bytes], Any]:
+    """The function decoding parameter ``info`` from its (non-empty) bytes, as decode_value."""
+    if info.type == PT.DYN:
+        table = info.info
+        return lambda raw: _dyn(raw, table)  # type: ignore[arg-type]
+    return DECODERS.get(info.type, bytes)
+
+
 def decode_value(info: ParamInfo, raw: bytes) -> Any:
     """Decode ``raw`` as parameter ``info``; None for an empty parameter.
 

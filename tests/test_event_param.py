@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from conftest import CAPTURES
 from libscap.errors import ScapError
 from libscap.event import Event
-from libscap.params import CSTRING_TYPES, STRUCT_FORMATS
+from libscap.params import CSTRING_TYPES, STRUCT_FORMATS, decode_value
 from libscap.savefile import ScapWarning, open_capture
 from libscap.savefile.converter import Converter
 from libscap.schema import EVENTS, PT
@@ -23,20 +23,47 @@ CAPTURE_FILES = sorted(CAPTURES.glob("*.scap"))
 
 
 def _reference(evt: Event, i):
-    """What the pure-Python path gives on a fresh copy (no shared caches): (value) or the exception."""
+    """What the pure-Python decoding gives on a fresh copy (no shared caches): the
+    value or the exception (Python bounds, params.decode_value, as before C)."""
     copy = type(evt)(*evt)
     try:
-        return ("ok", copy._param_slow(i))
+        raw = copy._raw_param_slow(i)
+        pinfo = copy.param_info(i)
+        if pinfo is None:
+            return ("ok", raw)
+        try:
+            return ("ok", decode_value(pinfo, raw))
+        except (ValueError, IndexError, struct.error) as exc:
+            raise ScapError(f"{copy.name} event, parameter {pinfo.name!r} ({pinfo.type.name}): {exc}") from None
     except Exception as exc:  # noqa: BLE001 - compared below
         return ("err", type(exc), str(exc))
 
 
-def _c(evt: Event, i):
+def _c(evt: Event, i, method="param"):
     copy = type(evt)(*evt)
     try:
-        return ("ok", copy.param(i))
+        return ("ok", getattr(copy, method)(i))
     except Exception as exc:  # noqa: BLE001
         return ("err", type(exc), str(exc))
+
+
+def _raw_reference(evt: Event, i):
+    return _c(evt, i, "_raw_param_slow")
+
+
+def _check(evt: Event, i) -> None:
+    ref, got = _reference(evt, i), _c(evt, i)
+    assert _same(ref, got), (evt, i, ref, got)
+    # twice on one event: a cached (slow-path) value and a fresh C decoding agree
+    twice = type(evt)(*evt)
+    for _ in range(2):
+        try:
+            again = ("ok", twice.param(i))
+        except Exception as exc:  # noqa: BLE001
+            again = ("err", type(exc), str(exc))
+        assert _same(ref, again), (evt, i, ref, again)
+    ref, got = _raw_reference(evt, i), _c(evt, i, "raw_param")
+    assert _same(ref, got), (evt, i, ref, got)
 
 
 def _same(a, b) -> bool:
@@ -58,8 +85,7 @@ def test_every_parameter_of_the_shared_captures(path, converted):
     n = 0
     for evt in events:
         for i in range(-1, evt.nparams + 1):
-            ref, got = _reference(evt, i), _c(evt, i)
-            assert _same(ref, got), (evt, i, ref, got)
+            _check(evt, i)
             n += 1
     assert n > len(events)
 
@@ -94,8 +120,7 @@ def test_arbitrary_events_agree(etype, params, nparams_delta, len_delta, lens_ov
     for buf, off in ((raw, 0), (b"\x01" * 5 + raw, 5)):
         e = Event(buf, off, 5, 6, length, etype, nparams)
         for i in range(-1, nparams + 2):
-            ref, got = _reference(e, i), _c(e, i)
-            assert _same(ref, got), (etype, raw, nparams, i, ref, got)
+            _check(e, i)
 
 
 def test_savefile_errors_keep_their_context(tmp_path):
