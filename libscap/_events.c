@@ -324,7 +324,26 @@ static PyObject *ev_raw_param(PyObject *self, PyObject *arg)
     return PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n);
 }
 
+PyDoc_STRVAR(opt_param_doc,
+"opt_param(i) -> value\n\n"
+"param(i), or None when the event (an old layout) has no parameter i\n"
+"(i >= nparams).");
+
+static PyObject *ev_opt_param(PyObject *self, PyObject *arg)
+{
+    uint64_t nparams;
+    if (PyLong_CheckExact(arg) && PyTuple_GET_SIZE(self) >= 7 && !item_u64(self, 6, &nparams)) {
+        Py_ssize_t i = PyLong_AsSsize_t(arg);
+        if (i == -1 && PyErr_Occurred())
+            PyErr_Clear();
+        else if (i >= 0 && (uint64_t)i >= nparams)
+            Py_RETURN_NONE;
+    }
+    return ev_param(self, arg);
+}
+
 static PyMethodDef event_methods[] = {
+    {"opt_param", ev_opt_param, METH_O, opt_param_doc},
     {"param", ev_param, METH_O, param_doc},
     {"raw_param", ev_raw_param, METH_O, raw_param_doc},
     {NULL, NULL, 0, NULL},

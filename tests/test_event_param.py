@@ -64,6 +64,9 @@ def _check(evt: Event, i) -> None:
         assert _same(ref, again), (evt, i, ref, again)
     ref, got = _raw_reference(evt, i), _c(evt, i, "raw_param")
     assert _same(ref, got), (evt, i, ref, got)
+    # opt_param (the parsers' param(evt, i)): None past nparams, else param(i)
+    opt = _c(evt, i, "opt_param")
+    assert _same(("ok", None) if i >= evt.nparams else _reference(evt, i), opt), (evt, i, opt)
 
 
 def _same(a, b) -> bool:

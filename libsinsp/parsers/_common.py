@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from libscap._events import EventBase
 from libscap.schema import EVENTS, FLAG_TABLES, PPME
 
 from libsinsp.event import SinspEvent
@@ -41,9 +42,9 @@ def pos(code: str, name: str) -> int:
     return EVENTS[PPME[code]].param_positions[name]
 
 
-def param(evt, i: int):
-    """Parameter ``i`` decoded, or None if the event (an old layout) has fewer."""
-    return evt.param(i) if i < evt[6] else None
+#: ``param(evt, i)``: parameter ``i`` decoded, or None if the event (an old layout)
+#: has fewer -- libscap's Event.opt_param (C) called without a Python frame.
+param = EventBase.opt_param
 
 
 def concatenate_paths(base: str, path: str) -> str:
