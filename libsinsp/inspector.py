@@ -33,6 +33,7 @@ lookup and a few attribute stores.
 from __future__ import annotations
 
 import os
+from functools import partial
 from typing import Any, Callable, Iterable, Iterator
 
 from libscap.errors import ScapError
@@ -114,6 +115,7 @@ class Inspector:
         self.failed_thread_adds = 0
         #: the event loop over the open source (a generator, see _run)
         self._loop: Iterator[SinspEvent] = iter(())
+        self._set_loop(self._loop)
         self._close: Callable[[], None] | None = None
         self._engine: Any = None
         self._scan_thread: Callable[[int], Any] | None = None
@@ -224,7 +226,7 @@ class Inspector:
         self.first_ts = 0
         self._next_purge = 0
         self._converter = None
-        self._loop = self._run(batches, state_only_mask)
+        self._set_loop(self._run(batches, state_only_mask))
         self._close = close
 
     # -- consuming --------------------------------------------------------------------
@@ -249,6 +251,11 @@ class Inspector:
         """The next event (the one reused SinspEvent, re-pointed), or None at the end."""
         return next(self._loop, None)
 
+    def _set_loop(self, loop: Iterator[SinspEvent]) -> None:
+        self._loop = loop
+        # the instance's ``next``: ``next(loop, None)`` with no Python frame per call
+        self.next = partial(next, loop, None)  # type: ignore[method-assign]
+
     def _run(self, batches: Iterable[Iterable[Event]], state_only_mask: int) -> Iterator[SinspEvent]:
         """The event loop: a generator over the source's batches, so that everything it
         needs per event stays in local variables between events."""
@@ -268,10 +275,11 @@ class Inspector:
                     self._run_deferred()
                 etype = evt[5]
                 ts = evt[2]
+                kind = kinds[etype]
                 tinfo = tmap.get(evt[3])
                 if tinfo is not None:
                     tinfo.lastaccess_ts = ts
-                elif not kinds[etype] & _NO_THREAD_ROW:
+                elif not kind & _NO_THREAD_ROW:
                     tinfo = missing_thread(evt[3], ts)
                     if tinfo is not None:
                         tinfo.lastaccess_ts = ts
@@ -292,7 +300,7 @@ class Inspector:
                 if listeners:
                     for listener in listeners:
                         listener(sevt)
-                if kinds[etype] & _HIDDEN_KIND or evt[9] & state_only_mask:
+                if kind & _HIDDEN_KIND or evt[9] & state_only_mask:
                     self._not_returned += 1
                     continue
                 flt = self._filter
@@ -378,7 +386,7 @@ class Inspector:
         """Release the source (file, live engine). Idempotent; state stays readable."""
         close, self._close = self._close, None
         self._engine = None
-        self._loop = iter(())
+        self._set_loop(iter(()))
         if close is not None:
             close()
 

@@ -197,24 +197,34 @@ RULES: dict[tuple[int, int], _Rule] = _load_rules()
 _PASS, _DROP, _CONTINUE = "pass", "drop", "continue"
 
 
+#: per event type, plain ints (no IntFlag operations per lookup while plans compile)
+_FLAGS: tuple[int, ...] = tuple(int(e.flags) for e in EVENTS)
+_EF_UNUSED, _EF_MANAGED, _EF_OLD = int(EF.UNUSED), int(EF.CONVERTER_MANAGED), int(EF.OLD_VERSION)
+_EF_LARGE = int(EF.LARGE_PAYLOAD)
+#: per event type: the width of its parameter lengths (4: EF_LARGE_PAYLOAD, else 2)
+_LEN_SIZE: tuple[int, ...] = tuple(4 if f & _EF_LARGE else 2 for f in _FLAGS)
+
+
 def eligibility(etype: int, nparams: int) -> str:
     """'pass', 'drop' or 'continue' (needs a conversion step) for an event; ScapError if invalid."""
     if not 0 <= etype < PPM_EVENT_MAX:
         return _DROP
-    info = EVENTS[etype]
-    if info.flags & EF.UNUSED:
+    flags = _FLAGS[etype]
+    if flags & _EF_UNUSED:
         return _DROP
-    if not info.flags & EF.CONVERTER_MANAGED:
-        if not info.flags & EF.OLD_VERSION:
+    is_enter = not etype & 1
+    if not flags & _EF_MANAGED:
+        if not flags & _EF_OLD:
             return _PASS
-        if info.is_enter:
+        if is_enter:
             return _DROP
-        raise ScapError(f"event table bug: old exit event {info.code} is not converter-managed")
-    if info.is_enter:
+        raise ScapError(f"event table bug: old exit event {EVENTS[etype].code} is not converter-managed")
+    if is_enter:
         return _CONTINUE
-    if nparams > len(info.params):
-        raise ScapError(f"{info.code} has {nparams} parameters, more than the {len(info.params)} expected")
-    if info.flags & EF.OLD_VERSION or nparams != len(info.params):
+    expected = len(EVENTS[etype].params)
+    if nparams > expected:
+        raise ScapError(f"{EVENTS[etype].code} has {nparams} parameters, more than the {expected} expected")
+    if flags & _EF_OLD or nparams != expected:
         return _CONTINUE
     return _PASS
 
@@ -236,7 +246,7 @@ def _compile_step(etype: int, nparams: int, rule: _Rule) -> Step:
         if source is None:
             raise ScapError(f"unknown conversion instruction {kind_name!r}")
         ptype = target.params[first + i].type
-        min_len, max_len = _len_bounds(ptype, target.large_payload)
+        min_len, max_len = _len_bounds(ptype, _LEN_SIZE[new_type] == 4)
         if source == FROM_OLD and param >= nparams:
             raise ScapError(f"conversion wants parameter {param} of {EVENTS[etype].code}, "
                             f"which has {nparams}")
@@ -246,8 +256,8 @@ def _compile_step(etype: int, nparams: int, rule: _Rule) -> Step:
                 raise ScapError(f"no known callback in conversion instruction {raw!r}")
         fallback = b"" if source == FROM_EMPTY or "fallback_empty" in extra else default_param(ptype)
         instrs.append(Instr(source, param, fallback, min_len, max_len))
-    return Step(kind, etype, nparams, 4 if EVENTS[etype].large_payload else 2, new_type,
-                first + len(instrs), 4 if target.large_payload else 2, tuple(instrs))
+    return Step(kind, etype, nparams, _LEN_SIZE[etype], new_type,
+                first + len(instrs), _LEN_SIZE[new_type], tuple(instrs))
 
 
 def _compile(etype: int, nparams: int) -> Plan:
@@ -261,7 +271,7 @@ def _compile(etype: int, nparams: int) -> Plan:
             if rule is None:
                 raise ScapError(f"no conversion rule for {EVENTS[etype].code} with {nparams} parameters")
             if rule.action in ("store", "store_and_pass", "pass"):
-                store = (4 if EVENTS[etype].large_payload else 2) if rule.action != "pass" else 0
+                store = _LEN_SIZE[etype] if rule.action != "pass" else 0
                 return Plan(tuple(steps), store, rule.action != "store")
             step = _compile_step(etype, nparams, rule)
         except ScapError as exc:
