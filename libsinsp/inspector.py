@@ -24,10 +24,11 @@ switches, container, drop, plugin and async events). A parser that meets a
 parameter it cannot decode leaves state as it was; the event is still returned
 and counted in ``stats()``.
 
-The loop is a generator over the source's batches (a capture's come converted
-by its reader, in C) that keeps what it needs in local variables; per-type
-facts are indexes into tables: an event that changes no state costs a thread
-lookup and a few attribute stores.
+The loop runs in C over the source's batches (a capture's come converted by
+its reader, in C too): libscap._events.SinspLoop, with ``Inspector._run_py``
+the same loop in Python as the reference (tests/test_sinsp_loop.py compares
+them); per-type facts are indexes into tables, and an event that changes no
+state costs a thread lookup and a few slot stores (~300 -> ~130 ns per event).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import os
 from functools import partial
 from typing import Any, Callable, Iterable, Iterator
 
+from libscap._events import SinspLoop
 from libscap.errors import ScapError
 from libscap.event import Event
 from libscap.savefile import Interfaces, MachineInfo, open_capture
@@ -71,6 +73,10 @@ _DF_STATE_ONLY = 1
 _HIDDEN_KIND, _NO_THREAD_ROW = 1, 2
 _KINDS = bytes((_HIDDEN_KIND if t in _HIDDEN else 0) | (_NO_THREAD_ROW if t in _NO_PLACEHOLDER else 0)
                for t in range(1 << 16))
+
+
+#: what a parser may raise on a parameter it cannot decode (counted, state left as it was)
+_PARSE_ERRORS = (ScapError, ValueError, IndexError, TypeError)
 
 
 def _parser_table() -> tuple[Parser | None, ...]:
@@ -257,8 +263,19 @@ class Inspector:
         self.next = partial(next, loop, None)  # type: ignore[method-assign]
 
     def _run(self, batches: Iterable[Iterable[Event]], state_only_mask: int) -> Iterator[SinspEvent]:
-        """The event loop: a generator over the source's batches, so that everything it
-        needs per event stays in local variables between events."""
+        """The event loop over the source's batches, in C (libscap._events.SinspLoop): per
+        event, count it, run the deferred removals, look its thread up (missing_thread for
+        an unknown tid unless its kind forbids a row), re-point the SinspEvent (evt, num,
+        tinfo, fdinfo unset, fd -1), call the parser of its type (a parse error is counted
+        in _parse_errors), purge when due (_purge, _next_purge), call the listeners, then
+        count hidden, state-only and filtered-out events in _not_returned and return the
+        others. ``_run_py`` is the same loop in Python (the reference; tests compare)."""
+        return SinspLoop(self, batches, self._sevt, self.threads.map, _parser_table(), _KINDS, self._listeners,
+                         self._missing_thread, _FDINFO_UNSET, _PARSE_ERRORS, ThreadInfo, state_only_mask)
+
+    def _run_py(self, batches: Iterable[Iterable[Event]], state_only_mask: int) -> Iterator[SinspEvent]:
+        """``_run`` in Python: a generator over the source's batches, everything it needs
+        per event in local variables between events."""
         sevt = self._sevt
         tmap = self.threads.map
         parsers = _parser_table()
@@ -292,7 +309,7 @@ class Inspector:
                 if parser is not None:
                     try:
                         parser(self, sevt)
-                    except (ScapError, ValueError, IndexError, TypeError):
+                    except _PARSE_ERRORS:
                         self._parse_errors += 1
                 if ts >= next_purge:
                     self._purge(ts)
