@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from libscap.errors import ScapError
+from libsinsp.fdinfo_lookup import FD_POSITION as _FD_POSITION
 from libsinsp.fdinfo_lookup import event_fd
+
+_N_TYPES = len(_FD_POSITION)
 
 if TYPE_CHECKING:
     from libscap.event import Event
@@ -62,7 +66,19 @@ class SinspEvent:
     def fdinfo(self) -> "FdInfo | None":
         fi = self._fdinfo
         if fi is _UNSET:
-            fi = self._lookup_fdinfo()
+            # _lookup_fdinfo inlined (one frame per first access, not three)
+            fi = None
+            evt = self.evt
+            etype = evt[5]
+            i = _FD_POSITION[etype] if etype < _N_TYPES else -1
+            if 0 <= i < evt[6] and self.tinfo is not None:
+                try:
+                    fd = evt.param(i)
+                except ScapError:
+                    fd = None
+                if fd is not None:
+                    self.fd = fd
+                    fi = self.tinfo.fdtable.get(fd)
             self._fdinfo = fi
         return fi  # type: ignore[return-value]
 

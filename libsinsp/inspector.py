@@ -342,8 +342,12 @@ class Inspector:
         if self._tid_to_remove is not None:
             self.threads.remove(self._tid_to_remove)
             self._tid_to_remove = None
-        if self._fd_to_remove is not None:
-            self._remove_fd()
+        fd_to_remove = self._fd_to_remove
+        if fd_to_remove is not None:  # _remove_fd inlined: once per close
+            self._fd_to_remove = None
+            tinfo = self.threads.map.get(fd_to_remove[0])
+            if tinfo is not None:
+                tinfo.fdtable.pop(fd_to_remove[1], None)
 
     def remove_fd_later(self, tid: int, fd: int) -> None:
         """Remove ``fd`` from thread ``tid``'s table when the next event is processed
