@@ -32,8 +32,19 @@ class Output(ABC):
     def write(self, msg: Message) -> None:
         """Deliver one alert."""
 
+    def write_many(self, msgs: list[Message]) -> None:
+        """Deliver several alerts at once (an output that can, e.g. in one write(2),
+        overrides this; the queue then hands it everything queued)."""
+        for m in msgs:
+            self.write(m)
+
     def reopen(self) -> None:
         """Close and reopen files/programs (SIGUSR1); no-op by default."""
 
     def close(self) -> None:
         """Flush and release resources at exit."""
+
+    def abort(self) -> None:
+        """Called from another thread when ``write`` has been blocked past the
+        outputs' timeout at exit: make the blocked call return (kill the program,
+        shut the socket). No-op by default."""

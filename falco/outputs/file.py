@@ -1,6 +1,8 @@
 """file_output: alerts appended to a file. Without keep_alive the file is opened
 and closed per alert (so an external rotation is always honoured); with it the
-file stays open until SIGUSR1 asks for a reopen."""
+file stays open until SIGUSR1 asks for a reopen. Alerts queued together are written
+together (``write_many``). Text that is no valid Unicode (a plugin's undecodable
+bytes, kept as surrogates) is written backslash-escaped, never lost."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ class FileOutput(Output):
             try:
                 # created 0600: alerts name users, files and commands; others may not read them
                 fd = os.open(self._filename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-                self._f = open(fd, "a", encoding="utf-8", buffering=-1 if self._buffered else 1)
+                self._f = open(fd, "a", encoding="utf-8", errors="backslashreplace", buffering=-1 if self._buffered else 1)
             except OSError as e:
                 raise OSError(f"failed to open output file {self._filename}: {e.strerror}") from None
         return self._f
@@ -32,6 +34,12 @@ class FileOutput(Output):
     def write(self, msg: Message) -> None:
         f = self._open()
         f.write(msg.text + "\n")
+        if not self._keep_alive:
+            self.close()
+
+    def write_many(self, msgs: list[Message]) -> None:
+        f = self._open()
+        f.write("".join(m.text + "\n" for m in msgs))
         if not self._keep_alive:
             self.close()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import logging
+import socket
 import ssl
 from urllib.parse import urlsplit
 
@@ -101,3 +102,12 @@ class HttpOutput(Output):
         if self._conn is not None:
             conn, self._conn = self._conn, None
             conn.close()
+
+    def abort(self) -> None:
+        conn = self._conn
+        sock = getattr(conn, "sock", None) if conn is not None else None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass

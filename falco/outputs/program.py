@@ -1,9 +1,13 @@
 """program_output: each alert, one per line, on the standard input of a program
 run by /bin/sh (as upstream's popen). The alert is only ever data on stdin, never
-part of the command line, so alert fields cannot inject shell commands."""
+part of the command line, so alert fields cannot inject shell commands. The program
+runs in its own process group, so that a program stuck without reading its stdin
+can be ended with everything it started (``abort``, at exit)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 
 from .base import Message, Output
@@ -21,7 +25,7 @@ class ProgramOutput(Output):
     def _start(self) -> subprocess.Popen[bytes]:
         if self._proc is None:
             self._proc = subprocess.Popen(["/bin/sh", "-c", self._program], stdin=subprocess.PIPE,
-                                          bufsize=-1 if self._buffered else 0)
+                                          bufsize=-1 if self._buffered else 0, process_group=0)
         return self._proc
 
     def write(self, msg: Message) -> None:
@@ -49,3 +53,11 @@ class ProgramOutput(Output):
             except BrokenPipeError:
                 pass
             proc.wait()
+
+    def abort(self) -> None:
+        proc = self._proc
+        if proc is not None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
