@@ -168,13 +168,16 @@ class CaptureWriter:
     """Writes a .scap file block by block (gzip-compressed unless ``compress=False``).
 
     Use as a context manager or call ``close()``; the section header is written
-    on creation."""
+    on creation. A new file is created 0600: captures hold what every process did
+    (arguments, paths, data), which other users may not read."""
 
     def __init__(self, path: str | os.PathLike[str], *, section: SectionHeader | None = None,
                  compress: bool = True, compresslevel: int = 6):
         self.path = os.fspath(path)
-        self._f: IO[bytes] = (gzip.open(self.path, "wb", compresslevel=compresslevel) if compress
-                              else open(self.path, "wb"))
+        raw = open(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600), "wb")
+        self._raw: IO[bytes] | None = raw if compress else None
+        self._f: IO[bytes] = (gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=compresslevel,
+                                            filename="") if compress else raw)
         self._pending: list[bytes] = []
         self._pending_len = 0
         self.events_written = 0
@@ -234,6 +237,8 @@ class CaptureWriter:
             return
         self.flush()
         self._f.close()
+        if self._raw is not None:
+            self._raw.close()
 
     def __enter__(self) -> "CaptureWriter":
         return self
