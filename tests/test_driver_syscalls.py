@@ -8,24 +8,18 @@ with the probe's code. Skips only when the kernel refuses BPF."""
 
 from __future__ import annotations
 
-import ctypes
-import json
 import os
 import resource
 import socket
-import subprocess
 import sys
-import time
-import uuid
 from pathlib import Path
 
 import pytest
 
-from libscap.engine.modern_bpf import EXIT_PROGRAMS, ModernBpfEngine
-from libscap.event import Event
+from libscap.engine.modern_bpf import EXIT_PROGRAMS
 from libscap.savefile import open_capture, write_capture
 from libscap.schema import PPME
-from tests.bpf_progs import bpf_refused_reason
+from tests.helpers_driver import P, capture_workload, of
 
 WORKLOAD = r"""
 import ctypes, json, mmap, os, resource, signal, socket, sys
@@ -117,46 +111,12 @@ print(json.dumps(out), flush=True)
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory):
     """(report, events of the workload and its children, marker, tmp dir)."""
-    if reason := bpf_refused_reason():
-        print(f"skipping live driver tests: {reason}")
-        pytest.skip(reason)
-    tmp = tmp_path_factory.mktemp("drv")
-    marker = f"m{uuid.uuid4().hex[:12]}"
-    with ModernBpfEngine(buffer_bytes=8 << 20) as eng, socket.socket() as listener:
+    with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
-        eng.set_interesting_syscalls(set(EXIT_PROGRAMS) | {"getppid"})
-        eng.start()
-        try:
-            proc = subprocess.run([sys.executable, "-c", WORKLOAD, str(tmp), marker,
-                                   str(listener.getsockname()[1])],
-                                  capture_output=True, text=True, timeout=60, cwd=tmp)
-            time.sleep(0.05)
-        finally:
-            eng.stop()
-        assert proc.returncode == 0, proc.stderr
-        report = json.loads(proc.stdout)
-        events = []
-        while batch := eng.next_batch(timeout_ms=0):
-            events += batch
-    pids = {report["pid"], report["clone_child"], report["fork_child"]}
-    return report, [e for e in events if e.tid in pids], marker, tmp
-
-
-def P(evt: Event) -> dict:
-    return {p.name: evt.param(i) for i, p in enumerate(evt.info.params[:evt.nparams])}
-
-
-def of(events, code, pid=None, **match):
-    """The params of the events of type `code` (by thread) whose params match."""
-    out = []
-    for e in events:
-        if e.type != getattr(PPME, code) or (pid is not None and e.tid != pid):
-            continue
-        p = P(e)
-        if all(p.get(k) == v for k, v in match.items()):
-            out.append(p)
-    return out
+        return capture_workload(tmp_path_factory, "drv", WORKLOAD,
+                                ("pid", "clone_child", "fork_child"),
+                                listener.getsockname()[1])
 
 
 def test_every_listed_syscall_has_an_exit_program():

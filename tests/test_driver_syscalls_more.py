@@ -14,21 +14,16 @@ when the kernel refuses BPF."""
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import struct
-import subprocess
 import sys
-import time
-import uuid
 
 import pytest
 
-from libscap.engine.modern_bpf import EXIT_PROGRAMS, ModernBpfEngine
+from libscap.engine.modern_bpf import EXIT_PROGRAMS
 from libscap.event import Event
 from libscap.schema import FLAG_TABLES, PPM_SC_NAMES, PPME, SYSCALLS_X86_64
-from tests.bpf_progs import bpf_refused_reason
+from tests.helpers_driver import P, capture_workload, of
 
 WORKLOAD = r"""
 import ctypes, json, os, signal, socket, struct, sys, time
@@ -247,44 +242,8 @@ print(json.dumps(out), flush=True)
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory):
     """(report, events of the workload and its children, marker, tmp dir)."""
-    if reason := bpf_refused_reason():
-        print(f"skipping live driver tests: {reason}")
-        pytest.skip(reason)
-    tmp = tmp_path_factory.mktemp("drv2")
-    marker = f"m{uuid.uuid4().hex[:12]}"
-    with ModernBpfEngine(buffer_bytes=8 << 20) as eng:
-        eng.set_interesting_syscalls(set(EXIT_PROGRAMS) | {"getppid"})
-        eng.start()
-        try:
-            proc = subprocess.run([sys.executable, "-c", WORKLOAD, str(tmp), marker],
-                                  capture_output=True, text=True, timeout=60, cwd=tmp)
-            time.sleep(0.05)
-        finally:
-            eng.stop()
-        assert proc.returncode == 0, proc.stderr
-        report = json.loads(proc.stdout)
-        events = []
-        while batch := eng.next_batch(timeout_ms=0):
-            events += batch
-    pids = {report["pid"], report["ns_child"], report["tracee"], report["clone3"],
-            report["execveat_child"]}
-    return report, [e for e in events if e.tid in pids], marker, tmp
-
-
-def P(evt: Event) -> dict:
-    return {p.name: evt.param(i) for i, p in enumerate(evt.info.params[:evt.nparams])}
-
-
-def of(events, code, pid=None, **match):
-    """The params of the events of type `code` (by thread) whose params match."""
-    out = []
-    for e in events:
-        if e.type != getattr(PPME, code) or (pid is not None and e.tid != pid):
-            continue
-        p = P(e)
-        if all(p.get(k) == v for k, v in match.items()):
-            out.append(p)
-    return out
+    return capture_workload(tmp_path_factory, "drv2", WORKLOAD,
+                            ("pid", "ns_child", "tracee", "clone3", "execveat_child"))
 
 
 def raw_of(events, code, pid):
