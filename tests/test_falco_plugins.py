@@ -21,23 +21,12 @@ from plugins.build import build_plugin, plugin_dir  # noqa: F401 - fixture
 
 from libscap.savefile import CaptureWriter
 from libsinsp.plugin.manager import PluginManager
+from tests.helpers_plugins import counter_rules
+from tests.test_falco_live import _live_refused
 
-COUNTER_RULES = """
-- required_plugin_versions:
-    - name: counter
-      version: 1.0.0
-- rule: Counter multiple of seven
-  desc: odd counters among 7, 21, 35
-  condition: counter.value > 0 and counter.bit[0] = 1 and counter.str in (n7, n21, n35)
-  output: seven-ish %counter.value (%counter.str, even=%counter.even, thread 42 is %parse.comm[42])
-  priority: WARNING
-  source: counter
-- rule: Syscall rule never sees counter events
-  desc: a rule of another source
-  condition: evt.type = pluginevent
-  output: wrong
-  priority: ERROR
-"""
+COUNTER_RULES = counter_rules(
+    "odd counters among 7, 21, 35",
+    "seven-ish %counter.value (%counter.str, even=%counter.even, thread 42 is %parse.comm[42])")
 #: counter n alerts when n is odd and n in (7, 21, 35): all three are odd
 SEVEN_ISH = [7, 21, 35]
 
@@ -266,18 +255,6 @@ def test_plugin_meta_fields_in_rules(plugin_dir, tmp_path):
     assert r.returncode == 0, r.stderr
     assert sorted(a.split(": Warning ", 1)[1] for a in alert_lines(r)) == [
         "async sample plugin=<NA>", "async sample plugin=<NA>", "from counter (counter=7) async=<NA>"]
-
-
-def _live_refused() -> str | None:
-    if os.geteuid() != 0:
-        return "live capture needs root"
-    try:
-        from libscap.engine.modern_bpf import check_features
-
-        check_features()
-    except Exception as e:  # the kernel (or missing BTF) refuses the probe
-        return f"kernel refuses the modern probe: {e}"
-    return None
 
 
 @pytest.mark.slow

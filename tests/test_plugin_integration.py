@@ -12,24 +12,11 @@ from libsinsp.fields.registry import SinspFieldRegistry
 from libsinsp.formatter import Formatter
 from libsinsp.inspector import Inspector
 from libsinsp.plugin.manager import PluginManager
+from tests.helpers_plugins import counter_rules
 
-RULES = """
-- required_engine_version: 0.0.0
-- required_plugin_versions:
-    - name: counter
-      version: 1.0.0
-- rule: Counter multiple of seven
-  desc: plugin fields in a condition and an output
-  condition: counter.value > 0 and counter.bit[0] = 1 and counter.str in (n7, n21, n35)
-  output: seven-ish %counter.value (%counter.str, even=%counter.even, seen by thread 1 %parse.seen[1] times)
-  priority: WARNING
-  source: counter
-- rule: Syscall rule never sees counter events
-  desc: a rule of another source
-  condition: evt.type = pluginevent
-  output: wrong
-  priority: ERROR
-"""
+RULES = "\n- required_engine_version: 0.0.0" + counter_rules(
+    "plugin fields in a condition and an output",
+    "seven-ish %counter.value (%counter.str, even=%counter.even, seen by thread 1 %parse.seen[1] times)")
 
 
 def run(plugin_dir, open_inspector):
