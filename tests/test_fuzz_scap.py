@@ -22,8 +22,9 @@ from functools import lru_cache
 
 from conftest import CAPTURES
 from libscap.errors import ScapError
-from libscap.savefile import ScapWarning, open_capture
+from libscap.savefile import ScapWarning
 from tests.fuzz_regressions import execute, mutate_bytes, regression_inputs, run
+from tests.helpers_scap import read_all
 
 NAME = "scap"
 EV_BLOCKS = {0x204, 0x216, 0x221, 0x208, 0x217, 0x222, 0x8010ABCD}
@@ -107,10 +108,7 @@ def target(data: bytes) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ScapWarning)
             try:
-                with open_capture(path) as cap:
-                    for e in cap.events():
-                        for i in range(e.nparams):
-                            e.param(i)
+                read_all(path)
             except ScapError:
                 pass
             fmt = _formatter()
