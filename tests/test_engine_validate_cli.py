@@ -5,9 +5,9 @@ description under ``falco_describe_results``."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.test_falco_cli import falco
 
 RULES = """
 - rule: cat run
@@ -20,8 +20,7 @@ RULES = """
 
 
 def validate(path: Path, *args: str) -> tuple[int, dict]:
-    r = subprocess.run([sys.executable, "-m", "falco", "-V", str(path), "-o", "json_output=true", *args],
-                       capture_output=True, text=True, timeout=300, env={"TZ": "UTC", "PATH": "/usr/bin:/bin"})
+    r = falco("-V", str(path), "-o", "json_output=true", *args)
     return r.returncode, json.loads(r.stdout)
 
 
