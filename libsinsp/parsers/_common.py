@@ -47,6 +47,20 @@ def pos(code: str, name: str) -> int:
 param = EventBase.opt_param
 
 
+def on_new_fd(body: Callable[..., None]) -> Parser:
+    """The parser of the exit of a call that returns a new fd: ``body(insp, sevt,
+    evt, t, fd)`` runs only when the event has a thread and fd (param 0) is >= 0."""
+    def parse(insp, sevt) -> None:
+        evt, t = sevt.evt, sevt.tinfo
+        fd = evt.param(0)
+        if t is None or fd is None or fd < 0:
+            return
+        body(insp, sevt, evt, t, fd)
+    parse.__name__ = parse.__qualname__ = body.__name__
+    parse.__doc__ = body.__doc__
+    return parse
+
+
 def concatenate_paths(base: str, path: str) -> str:
     """``path`` appended to ``base`` (a directory ending with "/", as cwds are) and
     normalized as upstream's concatenate_paths: "." and empty components dropped,

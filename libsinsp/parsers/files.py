@@ -11,7 +11,7 @@ from libscap.schema import FLAG_TABLES, PPME
 from libsinsp.fdinfo import FdInfo
 from libsinsp.parsers._common import (
     FD_LOWER_LAYER, FD_UPPER_LAYER, O_CLOEXEC, O_DIRECTORY, add_fd, concatenate_paths,
-    dir_of_fd, param, pos,
+    dir_of_fd, on_new_fd, param, pos,
 )
 
 _CREAT = dict(FLAG_TABLES["creat_flags"])
@@ -28,11 +28,8 @@ def _file(sevt, fd: int, name: str, fullpath: str, flags: int, mode: int, dev: i
     add_fd(sevt, fd, fdi)
 
 
-def parse_open_exit(insp, sevt) -> None:
-    evt, t = sevt.evt, sevt.tinfo
-    fd = evt.param(0)
-    if t is None or fd is None or fd < 0:
-        return
+@on_new_fd
+def parse_open_exit(insp, sevt, evt, t, fd) -> None:
     name = param(evt, 1) or ""
     _file(sevt, fd, name, concatenate_paths(t.get_cwd(), name), param(evt, 2) or 0,
           param(evt, 3) or 0, param(evt, 4) or 0, param(evt, 5) or 0)
@@ -41,11 +38,8 @@ def parse_open_exit(insp, sevt) -> None:
 _CREAT_DEV, _CREAT_INO, _CREAT_FLAGS = (pos("SYSCALL_CREAT_X", n) for n in ("dev", "ino", "creat_flags"))
 
 
-def parse_creat_exit(insp, sevt) -> None:
-    evt, t = sevt.evt, sevt.tinfo
-    fd = evt.param(0)
-    if t is None or fd is None or fd < 0:
-        return
+@on_new_fd
+def parse_creat_exit(insp, sevt, evt, t, fd) -> None:
     name = param(evt, 1) or ""
     cflags = param(evt, _CREAT_FLAGS) or 0
     flags = (FD_UPPER_LAYER if cflags & _CREAT["FD_UPPER_LAYER_CREAT"]
@@ -55,11 +49,8 @@ def parse_creat_exit(insp, sevt) -> None:
 
 
 def _openat(dev_i: int, ino_i: int):
-    def parse_openat_exit(insp, sevt) -> None:
-        evt, t = sevt.evt, sevt.tinfo
-        fd = evt.param(0)
-        if t is None or fd is None or fd < 0:
-            return
+    @on_new_fd
+    def parse_openat_exit(insp, sevt, evt, t, fd) -> None:
         name = param(evt, 2)
         name = "<NA>" if name is None else name
         dirfd = param(evt, 1)
@@ -71,31 +62,22 @@ def _openat(dev_i: int, ino_i: int):
     return parse_openat_exit
 
 
-def parse_open_by_handle_at_exit(insp, sevt) -> None:
-    evt, t = sevt.evt, sevt.tinfo
-    fd = evt.param(0)
-    if t is None or fd is None or fd < 0:
-        return
+@on_new_fd
+def parse_open_by_handle_at_exit(insp, sevt, evt, t, fd) -> None:
     name = param(evt, 3) or ""
     _file(sevt, fd, name, concatenate_paths("", name), param(evt, 2) or 0, 0,
           param(evt, 4) or 0, param(evt, 5) or 0)
 
 
-def parse_memfd_create_exit(insp, sevt) -> None:
-    evt, t = sevt.evt, sevt.tinfo
-    fd = evt.param(0)
-    if t is None or fd is None or fd < 0:
-        return
+@on_new_fd
+def parse_memfd_create_exit(insp, sevt, evt, t, fd) -> None:
     fdi = FdInfo(fd, "m", param(evt, 1) or "")
     fdi.openflags = param(evt, 2) or 0
     add_fd(sevt, fd, fdi)
 
 
-def parse_pidfd_open_exit(insp, sevt) -> None:
-    evt, t = sevt.evt, sevt.tinfo
-    fd = evt.param(0)
-    if t is None or fd is None or fd < 0:
-        return
+@on_new_fd
+def parse_pidfd_open_exit(insp, sevt, evt, t, fd) -> None:
     pid = param(evt, 1)
     fdi = FdInfo(fd, "c", f"/proc/{pid}")
     fdi.openflags = param(evt, 2) or 0
@@ -103,12 +85,9 @@ def parse_pidfd_open_exit(insp, sevt) -> None:
     add_fd(sevt, fd, fdi)
 
 
-def parse_pidfd_getfd_exit(insp, sevt) -> None:
+@on_new_fd
+def parse_pidfd_getfd_exit(insp, sevt, evt, t, fd) -> None:
     """A copy of another process's fd: the target process is the one the pidfd names."""
-    evt, t = sevt.evt, sevt.tinfo
-    fd = evt.param(0)
-    if t is None or fd is None or fd < 0:
-        return
     pidfd = t.fdtable.get(param(evt, 1))
     if pidfd is None or pidfd.type != "c":
         return
@@ -122,11 +101,8 @@ def parse_pidfd_getfd_exit(insp, sevt) -> None:
 
 
 def _single_fd(typechar: str):
-    def parse_single_fd_exit(insp, sevt) -> None:
-        evt, t = sevt.evt, sevt.tinfo
-        fd = evt.param(0)
-        if t is None or fd is None or fd < 0:
-            return
+    @on_new_fd
+    def parse_single_fd_exit(insp, sevt, evt, t, fd) -> None:
         add_fd(sevt, fd, FdInfo(fd, typechar))
     return parse_single_fd_exit
 

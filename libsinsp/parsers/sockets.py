@@ -29,7 +29,7 @@ from libscap.params import AF_INET, AF_INET6, AF_UNIX
 from libscap.schema import PPME
 
 from libsinsp.fdinfo import FdInfo
-from libsinsp.parsers._common import O_CLOEXEC, add_fd, param, tuple_name, unix_name
+from libsinsp.parsers._common import O_CLOEXEC, add_fd, on_new_fd, param, tuple_name, unix_name
 
 AF_NETLINK = 16
 SOCK_STREAM, SOCK_DGRAM, SOCK_RAW = 1, 2, 3
@@ -80,11 +80,8 @@ def _add_socket(sevt, fd: int, domain: int, stype: int, proto: int, flags: int) 
     return add_fd(sevt, fd, fdi)
 
 
-def parse_socket_exit(insp, sevt) -> None:
-    evt, t = sevt.evt, sevt.tinfo
-    fd = evt.param(0)
-    if t is None or fd is None or fd < 0:
-        return
+@on_new_fd
+def parse_socket_exit(insp, sevt, evt, t, fd) -> None:
     _add_socket(sevt, fd, param(evt, 1) or 0, param(evt, 2) or 0, param(evt, 3) or 0, param(evt, 4) or 0)
 
 
@@ -408,11 +405,8 @@ def parse_connect_exit(insp, sevt) -> None:
         fdi.role = "client"
 
 
-def parse_accept_exit(insp, sevt) -> None:
-    evt, t = sevt.evt, sevt.tinfo
-    fd = evt.param(0)
-    if t is None or fd is None or fd < 0:
-        return
+@on_new_fd
+def parse_accept_exit(insp, sevt, evt, t, fd) -> None:
     sevt.fd = fd
     tup = param(evt, 1)
     if tup is None:
