@@ -47,6 +47,17 @@ def pos(code: str, name: str) -> int:
 param = EventBase.opt_param
 
 
+def set_memory_stats(t, evt, positions: dict[str, int]) -> None:
+    """The page faults and memory sizes a clone or execve exit carries (when it has
+    vm_swap, i.e. a layout with them), at their `positions` by name, into thread `t`."""
+    if param(evt, positions["vm_swap"]) is not None:
+        t.pfmajor = param(evt, positions["pgft_maj"]) or 0
+        t.pfminor = param(evt, positions["pgft_min"]) or 0
+        t.vmsize_kb = param(evt, positions["vm_size"]) or 0
+        t.vmrss_kb = param(evt, positions["vm_rss"]) or 0
+        t.vmswap_kb = param(evt, positions["vm_swap"])
+
+
 def on_new_fd(body: Callable[..., None]) -> Parser:
     """The parser of the exit of a call that returns a new fd: ``body(insp, sevt,
     evt, t, fd)`` runs only when the event has a thread and fd (param 0) is >= 0."""

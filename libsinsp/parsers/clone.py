@@ -14,7 +14,7 @@ from libscap.schema import PPME
 
 from libsinsp.parsers._common import (
     CL_CHILD_IN_PIDNS, CL_CLONE_FILES, CL_CLONE_INVERTED, CL_CLONE_NEWPID, CL_CLONE_PARENT,
-    CL_CLONE_THREAD, CL_CLONE_VFORK, param, pos, split_cgroups, split_strings,
+    CL_CLONE_THREAD, CL_CLONE_VFORK, param, pos, set_memory_stats, split_cgroups, split_strings,
 )
 from libsinsp.threadinfo import ThreadInfo
 
@@ -66,12 +66,7 @@ def _fill_from_event(child: ThreadInfo, evt, ts: int) -> None:
     child.comm = comm if comm else child.exe
     child.args = split_strings(param(evt, _P["args"]))
     child.fdlimit = param(evt, _P["fdlimit"]) or 0
-    if param(evt, _P["vm_swap"]) is not None:
-        child.pfmajor = param(evt, _P["pgft_maj"]) or 0
-        child.pfminor = param(evt, _P["pgft_min"]) or 0
-        child.vmsize_kb = param(evt, _P["vm_size"]) or 0
-        child.vmrss_kb = param(evt, _P["vm_rss"]) or 0
-        child.vmswap_kb = param(evt, _P["vm_swap"])
+    set_memory_stats(child, evt, _P)
     uid = param(evt, _P["uid"])
     gid = param(evt, _P["gid"])
     if uid is not None:

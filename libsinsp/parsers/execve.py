@@ -13,7 +13,9 @@ from __future__ import annotations
 from libscap.schema import FLAG_TABLES, PPME
 
 from libsinsp.containers import container_id
-from libsinsp.parsers._common import concatenate_paths, param, pos, split_cgroups, split_strings
+from libsinsp.parsers._common import (
+    concatenate_paths, param, pos, set_memory_stats, split_cgroups, split_strings,
+)
 
 _P = {n: pos("SYSCALL_EXECVE_19_X", n) for n in (
     "res", "exe", "args", "pid", "ptid", "cwd", "fdlimit", "pgft_maj", "pgft_min", "vm_size",
@@ -51,12 +53,7 @@ def parse_execve_exit(insp, sevt) -> None:
     if cwd:
         t.set_cwd(cwd)
     t.fdlimit = param(evt, _P["fdlimit"]) or t.fdlimit
-    if param(evt, _P["vm_swap"]) is not None:
-        t.pfmajor = param(evt, _P["pgft_maj"]) or 0
-        t.pfminor = param(evt, _P["pgft_min"]) or 0
-        t.vmsize_kb = param(evt, _P["vm_size"]) or 0
-        t.vmrss_kb = param(evt, _P["vm_rss"]) or 0
-        t.vmswap_kb = param(evt, _P["vm_swap"])
+    set_memory_stats(t, evt, _P)
     env = param(evt, _P["env"])
     if env is not None:
         t.env = split_strings(env)

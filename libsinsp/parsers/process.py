@@ -33,22 +33,16 @@ def _ok(sevt) -> bool:
     return sevt.tinfo is not None and param(sevt.evt, 0) == 0
 
 
-def _uid_setter(index: int):
-    def parse_setuid_family_exit(insp, sevt) -> None:
+def _id_setter(index: int, real: str, effective: str):
+    """A set*uid/set*gid exit: param `index` (the effective id), when the call
+    succeeded, into the thread's `real` and `effective` id attributes."""
+    def parse_setid_family_exit(insp, sevt) -> None:
         if _ok(sevt):
-            euid = param(sevt.evt, index)
-            if euid is not None:
-                sevt.tinfo.euid = sevt.tinfo.uid = euid
-    return parse_setuid_family_exit
-
-
-def _gid_setter(index: int):
-    def parse_setgid_family_exit(insp, sevt) -> None:
-        if _ok(sevt):
-            egid = param(sevt.evt, index)
-            if egid is not None:
-                sevt.tinfo.egid = sevt.tinfo.gid = egid
-    return parse_setgid_family_exit
+            eid = param(sevt.evt, index)
+            if eid is not None:
+                setattr(sevt.tinfo, effective, eid)
+                setattr(sevt.tinfo, real, eid)
+    return parse_setid_family_exit
 
 
 def _update_cwd(t, path: str) -> None:
@@ -113,12 +107,12 @@ def parse_prctl_exit(insp, sevt) -> None:
 
 
 PARSERS = {
-    PPME.SYSCALL_SETUID_X: _uid_setter(1),
-    PPME.SYSCALL_SETREUID_X: _uid_setter(2),
-    PPME.SYSCALL_SETRESUID_X: _uid_setter(2),
-    PPME.SYSCALL_SETGID_X: _gid_setter(1),
-    PPME.SYSCALL_SETREGID_X: _gid_setter(2),
-    PPME.SYSCALL_SETRESGID_X: _gid_setter(2),
+    PPME.SYSCALL_SETUID_X: _id_setter(1, "uid", "euid"),
+    PPME.SYSCALL_SETREUID_X: _id_setter(2, "uid", "euid"),
+    PPME.SYSCALL_SETRESUID_X: _id_setter(2, "uid", "euid"),
+    PPME.SYSCALL_SETGID_X: _id_setter(1, "gid", "egid"),
+    PPME.SYSCALL_SETREGID_X: _id_setter(2, "gid", "egid"),
+    PPME.SYSCALL_SETRESGID_X: _id_setter(2, "gid", "egid"),
     PPME.SYSCALL_CHDIR_X: parse_chdir_exit,
     PPME.SYSCALL_FCHDIR_X: parse_fchdir_exit,
     PPME.SYSCALL_GETCWD_X: parse_chdir_exit,
