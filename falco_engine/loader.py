@@ -301,40 +301,48 @@ class Reader:
             self.res.add_warning(WarningCode.LOAD_DEPRECATED_ITEM, WARNING_APPEND, ctx)
         return append
 
-    def read_list(self, m: _Map, parent: Context) -> None:
-        name = _scalar(m, "list", parent.child(m.node.start_mark, "list")) or ""
-        ctx = parent.child(m.node.start_mark, "list", name)
-        if not _BARESTR.fullmatch(name):
-            self.res.add_warning(WarningCode.LOAD_INVALID_LIST_NAME,
-                                 "List has an invalid name. List names should match a regular "
-                                 "expression: " + RGX_BARESTR, ctx)  # fmt: skip
-        items = _seq(m, "items", ctx, optional=False) or []
+    def _named(self, m: _Map, parent: Context, kind: str, label: str, pattern: re.Pattern, rgx: str,
+               code: WarningCode) -> tuple[str, Context]:
+        """The name of a list or macro item and its context, with `code` warned when
+        the name does not match `pattern` (text `rgx`)."""
+        name = _scalar(m, kind, parent.child(m.node.start_mark, kind)) or ""
+        ctx = parent.child(m.node.start_mark, kind, name)
+        if not pattern.fullmatch(name):
+            self.res.add_warning(code,
+                                 f"{label} has an invalid name. {label} names should match a regular "
+                                 "expression: " + rgx, ctx)  # fmt: skip
+        return name, ctx
+
+    def _appends(self, m: _Map, key: str, ctx: Context) -> bool:
+        """Whether a list or macro item appends to `key` (append: true or override
+        append) rather than defines it; both ways at once fail."""
         append = self._deprecated_append(m, ctx)
-        ov_append, ov_replace = self.read_overrides(m, ("items",), ("items",), ctx)
+        ov_append, ov_replace = self.read_overrides(m, (key,), (key,), ctx)
         _fail(append and bool(ov_append or ov_replace), ERROR_OVERRIDE_APPEND, ctx)
+        return append or key in ov_append
+
+    def read_list(self, m: _Map, parent: Context) -> None:
+        name, ctx = self._named(m, parent, "list", "List", _BARESTR, RGX_BARESTR,
+                                WarningCode.LOAD_INVALID_LIST_NAME)
+        items = _seq(m, "items", ctx, optional=False) or []
+        appends = self._appends(m, "items", ctx)
         info = ListInfo(ctx, name, items)
-        if append or "items" in ov_append:
+        if appends:
             self.col.append_list(info)
         else:
             self.col.define_list(info)
         self.warn_unknown_keys(m, ("list", "items", "append", "override"), ctx)
 
     def read_macro(self, m: _Map, parent: Context) -> None:
-        name = _scalar(m, "macro", parent.child(m.node.start_mark, "macro")) or ""
-        ctx = parent.child(m.node.start_mark, "macro", name)
-        if not _IDENTIFIER.fullmatch(name):
-            self.res.add_warning(WarningCode.LOAD_INVALID_MACRO_NAME,
-                                 "Macro has an invalid name. Macro names should match a regular "
-                                 "expression: " + RGX_IDENTIFIER, ctx)  # fmt: skip
+        name, ctx = self._named(m, parent, "macro", "Macro", _IDENTIFIER, RGX_IDENTIFIER,
+                                WarningCode.LOAD_INVALID_MACRO_NAME)
         cond = _scalar(m, "condition", ctx) or ""
         cond_node = m.get("condition")
         assert cond_node is not None
         cond_ctx = ctx.child(cond_node.start_mark, "macro condition")
-        append = self._deprecated_append(m, ctx)
-        ov_append, ov_replace = self.read_overrides(m, ("condition",), ("condition",), ctx)
-        _fail(append and bool(ov_append or ov_replace), ERROR_OVERRIDE_APPEND, ctx)
+        appends = self._appends(m, "condition", ctx)
         info = MacroInfo(ctx, cond_ctx, name, cond)
-        if append or "condition" in ov_append:
+        if appends:
             self.col.append_macro(info)
         else:
             self.col.define_macro(info)
