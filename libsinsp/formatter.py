@@ -204,6 +204,13 @@ class Formatter:
     # -- output -------------------------------------------------------------------
     def render(self, sevt: "SinspEvent") -> str | None:
         """The line; None when a value is missing and the format has no leading '*'."""
+        return self._line(sevt, self.require_all)
+
+    def format(self, sevt: "SinspEvent") -> str:
+        """The line, with <NA> for missing values (as Falco prints rule outputs)."""
+        return self._line(sevt, False)  # type: ignore[return-value]  # never None without require_all
+
+    def _line(self, sevt: "SinspEvent", require_all: bool) -> str | None:
         out = []
         for part in self._parts:
             if isinstance(part, str):
@@ -211,24 +218,12 @@ class Formatter:
                 continue
             s = part.text(sevt)
             if s is None:
-                if self.require_all:
+                if require_all:
                     return None
                 s = NA
             if part.width:
                 s = s[: part.width].ljust(part.width)
             out.append(s)
-        return "".join(out)
-
-    def format(self, sevt: "SinspEvent") -> str:
-        """The line, with <NA> for missing values (as Falco prints rule outputs)."""
-        out = []
-        for part in self._parts:
-            if isinstance(part, str):
-                out.append(part)
-                continue
-            s = part.text(sevt)
-            s = NA if s is None else s
-            out.append(s[: part.width].ljust(part.width) if part.width else s)
         return "".join(out)
 
     def values(self, sevt: "SinspEvent") -> dict[str, Any]:
