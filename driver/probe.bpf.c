@@ -902,14 +902,9 @@ static __always_inline __u64 rss_pages(struct mm_struct *mm, int i)
 	return v > 0 ? v : 0;
 }
 
-/* cwd, fdlimit, pgft_maj, pgft_min, vm_size, vm_rss, vm_swap, comm. */
-static __always_inline void push_task_stats(struct scratch *s, struct task_struct *task)
+/* vm_size, vm_rss, vm_swap (kB) of mm; zeros without one (a kernel thread). */
+static __always_inline void push_mm_sizes(struct scratch *s, struct mm_struct *mm)
 {
-	struct mm_struct *mm = BPF_CORE_READ(task, mm);
-	push_dpath(s, BPF_CORE_READ(task, fs, pwd.dentry), BPF_CORE_READ(task, fs, pwd.mnt));
-	push_u64(s, BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_cur));
-	push_u64(s, BPF_CORE_READ(task, maj_flt));
-	push_u64(s, BPF_CORE_READ(task, min_flt));
 	if (mm) {
 		push_u32(s, BPF_CORE_READ(mm, total_vm) << (PAGE_SHIFT - 10));
 		push_u32(s, (rss_pages(mm, MM_FILEPAGES) + rss_pages(mm, MM_ANONPAGES) +
@@ -920,6 +915,16 @@ static __always_inline void push_task_stats(struct scratch *s, struct task_struc
 		push_u32(s, 0);
 		push_u32(s, 0);
 	}
+}
+
+/* cwd, fdlimit, pgft_maj, pgft_min, vm_size, vm_rss, vm_swap, comm. */
+static __always_inline void push_task_stats(struct scratch *s, struct task_struct *task)
+{
+	push_dpath(s, BPF_CORE_READ(task, fs, pwd.dentry), BPF_CORE_READ(task, fs, pwd.mnt));
+	push_u64(s, BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_cur));
+	push_u64(s, BPF_CORE_READ(task, maj_flt));
+	push_u64(s, BPF_CORE_READ(task, min_flt));
+	push_mm_sizes(s, BPF_CORE_READ(task, mm));
 	push_str(s, task->comm, TASK_COMM_LEN, false);
 }
 
@@ -1133,6 +1138,16 @@ static __always_inline void push_socktuple(struct scratch *s, struct task_struct
 	} else {
 		push_empty(s);
 	}
+}
+
+/* The tuple of fd when `ok` (the call succeeded), else an empty parameter. */
+static __always_inline void push_socktuple_if(struct scratch *s, bool ok, struct task_struct *task,
+                                              long fd, bool inbound)
+{
+	if (ok)
+		push_socktuple(s, task, fd, inbound);
+	else
+		push_empty(s);
 }
 
 /* A sockaddr saved at entry (kernel copy), as PPM SOCKADDR. */
@@ -1738,10 +1753,7 @@ EXIT_PROG(connect_x)
 	long fd = (__s32)arg(args, 0);
 	push_s64(s, ret);
 	/* A tuple only for a connection that exists (or is in progress). */
-	if (ret == 0 || ret == -EINPROGRESS)
-		push_socktuple(s, task, fd, false);
-	else
-		push_empty(s);
+	push_socktuple_if(s, ret == 0 || ret == -EINPROGRESS, task, fd, false);
 	push_s64(s, fd);
 	push_sockaddr(s, st, 0);
 	END();
@@ -1753,10 +1765,7 @@ static __always_inline int accept_common(struct scratch *s, const __u64 *args,
 	__u32 qlen = 0, qmax = 0;
 	__u8 pct = 0;
 	push_s64(s, ret);
-	if (ret >= 0)
-		push_socktuple(s, task, ret, true);
-	else
-		push_empty(s);
+	push_socktuple_if(s, ret >= 0, task, ret, true);
 	/* the listener's queue, only for a successful accept (as upstream) */
 	struct sock *lsk = ret >= 0 ? fd_to_sock(task, (__s32)arg(args, 0)) : NULL;
 	if (lsk) {
@@ -1812,10 +1821,7 @@ EXIT_PROG(sendto_x)
 	push_io_data(s, arg(args, 1), ret > 0 ? ret : (__s64)arg(args, 2));
 	push_s64(s, fd);
 	push_u32(s, arg(args, 2));
-	if (ret >= 0)
-		push_socktuple(s, task, fd, false);
-	else
-		push_empty(s);
+	push_socktuple_if(s, ret >= 0, task, fd, false);
 	END();
 }
 
@@ -1825,10 +1831,7 @@ EXIT_PROG(recvfrom_x)
 	long fd = (__s32)arg(args, 0);
 	push_s64(s, ret);
 	push_io_data(s, arg(args, 1), ret);
-	if (ret >= 0)
-		push_socktuple(s, task, fd, true);
-	else
-		push_empty(s);
+	push_socktuple_if(s, ret >= 0, task, fd, true);
 	push_s64(s, fd);
 	push_u32(s, arg(args, 2));
 	END();
@@ -1845,10 +1848,7 @@ EXIT_PROG(sendmsg_x)
 	push_iov_data(s, (__u64)mh.msg_iov, mh.msg_iovlen, ret > 0 ? ret : (__s64)size);
 	push_s64(s, fd);
 	push_u32(s, size);
-	if (ret >= 0)
-		push_socktuple(s, task, fd, false);
-	else
-		push_empty(s);
+	push_socktuple_if(s, ret >= 0, task, fd, false);
 	END();
 }
 
@@ -1861,10 +1861,7 @@ EXIT_PROG(recvmsg_x)
 	push_s64(s, ret);
 	push_u32(s, iov_total((__u64)mh.msg_iov, mh.msg_iovlen));
 	push_iov_data(s, (__u64)mh.msg_iov, mh.msg_iovlen, ret);
-	if (ret >= 0)
-		push_socktuple(s, task, fd, true);
-	else
-		push_empty(s);
+	push_socktuple_if(s, ret >= 0, task, fd, true);
 	push_empty(s); /* msgcontrol: not captured */
 	push_s64(s, fd);
 	END();
@@ -2370,18 +2367,8 @@ EXIT_PROG(bpf_x)
 EXIT_PROG(mmap_x)
 {
 	BEGIN(PPME_SYSCALL_MMAP_X, 10)
-	struct mm_struct *mm = BPF_CORE_READ(task, mm);
 	push_s64(s, ret);
-	if (mm) {
-		push_u32(s, BPF_CORE_READ(mm, total_vm) << (PAGE_SHIFT - 10));
-		push_u32(s, (rss_pages(mm, MM_FILEPAGES) + rss_pages(mm, MM_ANONPAGES) +
-		             rss_pages(mm, MM_SHMEMPAGES)) << (PAGE_SHIFT - 10));
-		push_u32(s, rss_pages(mm, MM_SWAPENTS) << (PAGE_SHIFT - 10));
-	} else {
-		push_u32(s, 0);
-		push_u32(s, 0);
-		push_u32(s, 0);
-	}
+	push_mm_sizes(s, BPF_CORE_READ(task, mm));
 	push_u64(s, arg(args, 0));
 	push_u64(s, arg(args, 1));
 	push_u32(s, prot_to_ppm(arg(args, 2)));
