@@ -488,6 +488,24 @@ static __always_inline void push_saved(struct scratch *s, struct thread_state *s
 	push_len(s, n);
 }
 
+/* Both saved values: the two paths of rename, link, symlink and mount. */
+static __always_inline void push_saved_paths(struct scratch *s, struct thread_state *st)
+{
+	push_saved(s, st, 0);
+	push_saved(s, st, 1);
+}
+
+/* renameat, renameat2, linkat: olddirfd (arg 0), the saved oldpath, newdirfd (arg 2),
+ * the saved newpath. */
+static __always_inline void push_at_paths(struct scratch *s, const __u64 *args,
+                                          struct thread_state *st)
+{
+	push_dirfd(s, arg(args, 0));
+	push_saved(s, st, 0);
+	push_dirfd(s, arg(args, 2));
+	push_saved(s, st, 1);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Kernel data                                                              */
 
@@ -1999,8 +2017,7 @@ EXIT_PROG(rename_x)
 {
 	BEGIN_SAVED(PPME_SYSCALL_RENAME_X, 3)
 	push_s64(s, ret);
-	push_saved(s, st, 0);
-	push_saved(s, st, 1);
+	push_saved_paths(s, st);
 	END();
 }
 
@@ -2008,10 +2025,7 @@ EXIT_PROG(renameat_x)
 {
 	BEGIN_SAVED(PPME_SYSCALL_RENAMEAT_X, 5)
 	push_s64(s, ret);
-	push_dirfd(s, arg(args, 0));
-	push_saved(s, st, 0);
-	push_dirfd(s, arg(args, 2));
-	push_saved(s, st, 1);
+	push_at_paths(s, args, st);
 	END();
 }
 
@@ -2019,10 +2033,7 @@ EXIT_PROG(renameat2_x)
 {
 	BEGIN_SAVED(PPME_SYSCALL_RENAMEAT2_X, 6)
 	push_s64(s, ret);
-	push_dirfd(s, arg(args, 0));
-	push_saved(s, st, 0);
-	push_dirfd(s, arg(args, 2));
-	push_saved(s, st, 1);
+	push_at_paths(s, args, st);
 	push_u32(s, arg(args, 4) & 7); /* RENAME_*: same bits */
 	END();
 }
@@ -2058,8 +2069,7 @@ EXIT_PROG(link_x)
 {
 	BEGIN_SAVED(PPME_SYSCALL_LINK_2_X, 3)
 	push_s64(s, ret);
-	push_saved(s, st, 0);
-	push_saved(s, st, 1);
+	push_saved_paths(s, st);
 	END();
 }
 
@@ -2067,10 +2077,7 @@ EXIT_PROG(linkat_x)
 {
 	BEGIN_SAVED(PPME_SYSCALL_LINKAT_2_X, 6)
 	push_s64(s, ret);
-	push_dirfd(s, arg(args, 0));
-	push_saved(s, st, 0);
-	push_dirfd(s, arg(args, 2));
-	push_saved(s, st, 1);
+	push_at_paths(s, args, st);
 	push_u32(s, arg(args, 4) & 0x1400); /* AT_SYMLINK_FOLLOW|AT_EMPTY_PATH: same bits */
 	END();
 }
@@ -2079,8 +2086,7 @@ EXIT_PROG(symlink_x)
 {
 	BEGIN_SAVED(PPME_SYSCALL_SYMLINK_X, 3)
 	push_s64(s, ret);
-	push_saved(s, st, 0);
-	push_saved(s, st, 1);
+	push_saved_paths(s, st);
 	END();
 }
 
@@ -2200,8 +2206,7 @@ EXIT_PROG(mount_x)
 	if ((flags & 0xffff0000) == 0xc0ed0000) /* MS_MGC_VAL: a legacy magic, not flags */
 		flags &= 0xffff;
 	push_s64(s, ret);
-	push_saved(s, st, 0);
-	push_saved(s, st, 1);
+	push_saved_paths(s, st);
 	push_str(s, (const void *)arg(args, 2), 256, true);
 	push_u32(s, flags);
 	END();
