@@ -265,6 +265,16 @@ static int locate(PyObject *self, Py_ssize_t i, const uint8_t **p, uint64_t *n, 
     return 0;
 }
 
+/* An exact int's value as a parameter index; -1 (left to the slow path, which
+ * raises the right error) for anything else or a value out of range. */
+static inline Py_ssize_t fast_index(PyObject *arg)
+{
+    Py_ssize_t i = PyLong_CheckExact(arg) ? PyLong_AsSsize_t(arg) : -1;
+    if (i == -1 && PyErr_Occurred())
+        PyErr_Clear();
+    return i;
+}
+
 PyDoc_STRVAR(param_doc,
 "param(i) -> value\n\n"
 "Parameter i decoded by its PT_* type (bytes where the table has no entry);\n"
@@ -274,9 +284,7 @@ static PyObject *ev_param(PyObject *self, PyObject *arg)
 {
     const uint8_t *p;
     uint64_t n, etype;
-    Py_ssize_t i = PyLong_CheckExact(arg) ? PyLong_AsSsize_t(arg) : -1;
-    if (i == -1 && PyErr_Occurred())
-        PyErr_Clear();
+    Py_ssize_t i = fast_index(arg);
     if (i < 0 || i >= MAX_PARAMS || locate(self, i, &p, &n, &etype))
         return param_slow(self, arg);
     int kind = kind_tab[etype * MAX_PARAMS + i];
@@ -318,9 +326,7 @@ static PyObject *ev_raw_param(PyObject *self, PyObject *arg)
 {
     const uint8_t *p;
     uint64_t n, etype;
-    Py_ssize_t i = PyLong_CheckExact(arg) ? PyLong_AsSsize_t(arg) : -1;
-    if (i == -1 && PyErr_Occurred())
-        PyErr_Clear();
+    Py_ssize_t i = fast_index(arg);
     if (i < 0 || locate(self, i, &p, &n, &etype))
         return raw_param_slow(self, arg);
     return PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n);
