@@ -10,51 +10,47 @@ fields print ``<NA>`` for it as upstream does.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from operator import attrgetter
+from typing import Generic, Iterable, Iterator, TypeVar
 
 from libscap.savefile import GroupInfo, UserInfo
 
+_Entry = TypeVar("_Entry", UserInfo, GroupInfo)
 
-class UserTable:
+
+class _IdTable(Generic[_Entry]):
+    """id -> entry, the id being the entry's attribute `_key` (uid or gid)."""
+
+    _key: str
+
+    def __init__(self, entries: Iterable[_Entry] = ()) -> None:
+        self.replace(entries)
+
+    def get(self, id_: int) -> _Entry | None:
+        return self._by_id.get(id_)
+
+    def add(self, entry: _Entry) -> None:
+        self._by_id[getattr(entry, self._key)] = entry
+
+    def replace(self, entries: Iterable[_Entry]) -> None:
+        """Replace every entry (a later user-list block supersedes the earlier one)."""
+        key = attrgetter(self._key)
+        self._by_id: dict[int, _Entry] = {key(e): e for e in entries}
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __iter__(self) -> Iterator[_Entry]:
+        return iter(self._by_id.values())
+
+
+class UserTable(_IdTable[UserInfo]):
     """uid -> UserInfo."""
 
-    def __init__(self, users: Iterable[UserInfo] = ()) -> None:
-        self._by_id: dict[int, UserInfo] = {u.uid: u for u in users}
-
-    def get(self, uid: int) -> UserInfo | None:
-        return self._by_id.get(uid)
-
-    def add(self, user: UserInfo) -> None:
-        self._by_id[user.uid] = user
-
-    def replace(self, users: Iterable[UserInfo]) -> None:
-        """Replace every entry (a later user-list block supersedes the earlier one)."""
-        self._by_id = {u.uid: u for u in users}
-
-    def __len__(self) -> int:
-        return len(self._by_id)
-
-    def __iter__(self) -> Iterator[UserInfo]:
-        return iter(self._by_id.values())
+    _key = "uid"
 
 
-class GroupTable:
+class GroupTable(_IdTable[GroupInfo]):
     """gid -> GroupInfo."""
 
-    def __init__(self, groups: Iterable[GroupInfo] = ()) -> None:
-        self._by_id: dict[int, GroupInfo] = {g.gid: g for g in groups}
-
-    def get(self, gid: int) -> GroupInfo | None:
-        return self._by_id.get(gid)
-
-    def add(self, group: GroupInfo) -> None:
-        self._by_id[group.gid] = group
-
-    def replace(self, groups: Iterable[GroupInfo]) -> None:
-        self._by_id = {g.gid: g for g in groups}
-
-    def __len__(self) -> int:
-        return len(self._by_id)
-
-    def __iter__(self) -> Iterator[GroupInfo]:
-        return iter(self._by_id.values())
+    _key = "gid"
