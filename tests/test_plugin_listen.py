@@ -14,20 +14,12 @@ from libsinsp.plugin.errors import PluginError
 from libsinsp.plugin.info import Capabilities
 from libsinsp.plugin.manager import PluginManager
 from libsinsp.plugin.source import plugin_event
+from tests.test_falco_outputs import wait_for
 
 
 def counters(m: PluginManager) -> dict[str, int]:
     evt = plugin_event(1, b"", 1)
     return {n: m.make_extractor(m.lookup(f"listener.{n}"), None)(evt) for n in ("opens", "closes", "finite", "forever")}
-
-
-def wait_for(cond, timeout=5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.005)
-    return cond()
 
 
 def test_capture_open_close_and_routines(plugin_dir, tmp_path):
