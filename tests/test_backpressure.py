@@ -55,8 +55,11 @@ class MuteServer:
             self.conns.append(c)
 
     def close(self) -> None:
-        self.sock.close()
+        # shutdown wakes the thread blocked in accept(); close alone would not, and the
+        # thread would later accept on whatever socket reuses the fd number
+        self.sock.shutdown(socket.SHUT_RDWR)
         self._t.join(5)
+        self.sock.close()
         for c in self.conns:
             c.close()
 
