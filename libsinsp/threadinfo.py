@@ -89,10 +89,6 @@ class ThreadInfo:
         self.lastaccess_ts = 0
 
     @property
-    def is_main_thread(self) -> bool:
-        return self.tid == self.pid
-
-    @property
     def is_invalid(self) -> bool:
         """A placeholder (or a thread whose ids are unknown), as upstream's is_invalid()."""
         return self.tid < 0 or self.pid < 0 or self.ptid < 0

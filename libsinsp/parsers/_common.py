@@ -111,10 +111,6 @@ def dir_of_fd(tinfo, name: str, dirfd: int) -> str:
     return fdi.name if not fdi.name or fdi.name.endswith("/") else fdi.name + "/"
 
 
-def ip_port(ip: str, port: int) -> str:
-    return f"{ip}:{port}"
-
-
 def tuple_name(sip: str, sport: int, dip: str, dport: int) -> str:
     """fd.name of a connected inet socket: "sip:sport->dip:dport"."""
     return f"{sip}:{sport}->{dip}:{dport}"
