@@ -29,7 +29,7 @@ from libscap.render import printable
 
 from libsinsp.fields import registry as default_registry
 from libsinsp.fields.registry import Bound, FieldError, SinspFieldRegistry
-from libsinsp.filter.compiler import _tr_b64, _tr_basename, _tr_len, _tr_tolower, _tr_toupper
+from libsinsp.filter.transformers import SINGLE as _TRANSFORMERS
 
 if TYPE_CHECKING:
     from libsinsp.event import SinspEvent
@@ -42,9 +42,6 @@ DEFAULT_JSON_FIELDS = ("evt.cpu", "evt.dir", "evt.info", "evt.num", "evt.outputt
                        "proc.name", "thread.tid")  # fmt: skip
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
-_TRANSFORMERS: dict[str, Callable[[Any], Any]] = {
-    "tolower": _tr_tolower, "toupper": _tr_toupper, "b64": _tr_b64, "basename": _tr_basename, "len": _tr_len,
-}  # fmt: skip
 
 
 class FormatError(ValueError):

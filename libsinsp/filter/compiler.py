@@ -58,6 +58,7 @@ from libsinsp.filter import ast
 from libsinsp.filter.errors import FilterCompileError
 from libsinsp.filter.fields import STRING_TYPES, ArgRule, Extractor, FieldInfo, FieldRegistry, FieldType
 from libsinsp.filter.operators import RUNTIME, list_op, scalar_ops
+from libsinsp.filter.transformers import SINGLE_STRING, concat, elementwise, join, length
 
 _MISSING = object()
 
@@ -71,60 +72,6 @@ class _Operand:
     const: bool = False
     #: the field and its argument, for a plain field (not a transformer)
     field: tuple[FieldInfo, str | None] | None = None
-
-
-def _tr_tolower(v: Any) -> Any:
-    return None if v is None else v.lower()
-
-
-def _tr_toupper(v: Any) -> Any:
-    return None if v is None else v.upper()
-
-
-def _tr_basename(v: Any) -> Any:
-    return None if v is None else v[v.rfind("/") + 1 :]
-
-
-def _tr_b64(v: Any) -> Any:
-    import base64
-    import binascii
-
-    if v is None:
-        return None
-    try:
-        return base64.b64decode(v, validate=True).decode("utf-8", "surrogateescape")
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _tr_len(v: Any) -> Any:
-    return None if v is None else len(v)
-
-
-def _elementwise(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def apply(v: Any) -> Any:
-        return None if v is None else tuple(fn(x) for x in v)
-
-    return apply
-
-
-def _tr_concat(*parts: Any) -> Any:
-    if any(p is None for p in parts):
-        return None
-    return "".join(str(p) for p in parts)
-
-
-def _tr_join(sep: Any, *parts: Any) -> Any:
-    if sep is None or any(p is None for p in parts):
-        return None
-    flat: list[str] = []
-    for p in parts:
-        flat.extend(str(x) for x in p) if isinstance(p, tuple) else flat.append(str(p))
-    return sep.join(flat)
-
-
-_STRING_TRANSFORMERS = {"tolower": _tr_tolower, "toupper": _tr_toupper,
-                        "basename": _tr_basename, "b64": _tr_b64}  # fmt: skip
 
 
 class _Compiler:
@@ -261,7 +208,7 @@ class _Compiler:
             raise FilterCompileError(f"transformer '{name}' does not accept an argument", node.pos)
         if name == "val":
             return self.operand(node.args[0])
-        if name in _STRING_TRANSFORMERS or name == "len":
+        if name in SINGLE_STRING or name == "len":
             if len(node.args) != 1:
                 raise FilterCompileError(f"transformer '{name}' takes exactly one field", node.pos)
             inner = self.operand(node.args[0])
@@ -270,15 +217,15 @@ class _Compiler:
                     raise FilterCompileError(
                         f"transformer 'len' is not supported on type {inner.type.value}", node.pos
                     )
-                fn = self.helper("_tr_len", _tr_len)
+                fn = self.helper("_tr_len", length)
                 return _Operand(f"{fn}({inner.code})", FieldType.UINT64, False, inner.const)
             if inner.type not in STRING_TYPES:
                 raise FilterCompileError(
                     f"transformer '{name}' is not supported on type {inner.type.value}", node.pos
                 )
-            impl = _STRING_TRANSFORMERS[name]
+            impl = SINGLE_STRING[name]
             if inner.is_list:
-                fn = self.helper(f"_tr_{name}_each", _elementwise(impl))
+                fn = self.helper(f"_tr_{name}_each", elementwise(impl))
             else:
                 fn = self.helper(f"_tr_{name}", impl)
             return _Operand(f"{fn}({inner.code})", inner.type, inner.is_list, inner.const)
@@ -286,7 +233,7 @@ class _Compiler:
             parts = [self.concat_part(a) for a in node.args]
             if name == "join" and len(parts) < 2:
                 raise FilterCompileError("transformer 'join' takes a separator and values", node.pos)
-            fn = self.helper(f"_tr_{name}", _tr_concat if name == "concat" else _tr_join)
+            fn = self.helper(f"_tr_{name}", concat if name == "concat" else join)
             code = f"{fn}({', '.join(parts)})"
             return _Operand(code, FieldType.CHARBUF, False, "\x00" not in code)
         raise FilterCompileError(f"transformer '{name}' is not supported", node.pos)
