@@ -403,8 +403,10 @@ class Daemon:
                 if deadline and time.monotonic() >= deadline:
                     self.stop_requested.set()
             self._handle_signals(alerts)
+            for insp, _src in self.captures:
+                insp.interrupt()  # an idle live source returns no event to look at the stop request
             for cap in caps:
-                cap.join(2.0)  # an idle live capture may sit in the kernel poll: do not wait for it
+                cap.join(2.0)  # a plugin source may block in its next_batch: do not wait for it
         finally:
             for s, h in old.items():
                 signal.signal(s, h)

@@ -133,6 +133,7 @@ class Inspector:
         self._filter: Callable[[SinspEvent], bool] | None = None
         self._listeners: list[Listener] = []
         self._next_purge = 0
+        self._interrupted = False
 
     # -- sources ----------------------------------------------------------------------
 
@@ -214,6 +215,18 @@ class Inspector:
             yield async_events()
             yield batch
 
+    def interrupt(self) -> None:
+        """End the running iteration at the source's next batch: another thread's stop
+        request (an idle live source ends within its 100 ms poll, which never returns
+        to the caller of ``next()`` without an event)."""
+        self._interrupted = True
+
+    def _until_interrupted(self, batches: Iterable[Iterable[Event]]) -> Iterator[Iterable[Event]]:
+        for batch in batches:
+            if self._interrupted:
+                return
+            yield batch
+
     @staticmethod
     def _converted(events: Iterable[Event], converter: Converter) -> Iterator[Event]:
         """libscap's converter over events from memory (a capture file is converted
@@ -232,7 +245,8 @@ class Inspector:
         self.first_ts = 0
         self._next_purge = 0
         self._converter = None
-        self._set_loop(self._run(batches, state_only_mask))
+        self._interrupted = False
+        self._set_loop(self._run(self._until_interrupted(batches), state_only_mask))
         self._close = close
 
     # -- consuming --------------------------------------------------------------------

@@ -37,3 +37,26 @@ def test_live_exec_and_open_of_a_child():
                 seen_open = e.tinfo.get_cwd() == "/etc/"
         assert seen_exec and seen_open
         assert insp.stats()["events_seen"] > 0
+
+
+def test_interrupt_ends_an_idle_live_iteration():
+    """A live source with nothing to report never returns from ``next()``: another
+    thread's ``interrupt()`` must still end the iteration (falco's stop request,
+    whose capture files are closed when the iteration ends)."""
+    import threading
+
+    with Inspector() as insp:
+        try:
+            insp.open_live()
+        except (ScapError, OSError) as exc:
+            pytest.skip(f"the kernel refused the probe: {exc}")
+        insp.live_engine.set_interesting_syscalls(["acct"])  # nearly idle: no syscall of ours
+        seen: list[int] = []
+        reader = threading.Thread(target=lambda: seen.extend(1 for _ in insp), daemon=True)
+        reader.start()
+        time.sleep(0.5)
+        assert reader.is_alive(), "the live iteration ended by itself"
+        insp.interrupt()
+        reader.join(10)
+        assert not reader.is_alive(), "interrupt() did not end the live iteration"
+        assert insp.next() is None  # the ended iteration stays ended
