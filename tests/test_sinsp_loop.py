@@ -12,6 +12,7 @@ import pytest
 import libsinsp.inspector as inspector_mod
 from libscap.errors import ScapError
 from libsinsp import Inspector
+from tests.conftest import CAPTURE_EVENT_COUNTS, CAPTURES
 
 
 def _snapshot(insp: Inspector, path: Path, filt: str | None, use_py: bool, raise_on: int | None = None):
@@ -64,10 +65,8 @@ def test_c_loop_parse_errors_counted_like_python(shared_capture: Path) -> None:
     assert c == py
 
 
-def test_c_loop_other_exceptions_end_the_loop(shared_capture: Path) -> None:
-    if shared_capture.stem == "empty":
-        pytest.skip("no events")
-
+@pytest.mark.parametrize("stem", [s for s, n in sorted(CAPTURE_EVENT_COUNTS.items()) if n])
+def test_c_loop_other_exceptions_end_the_loop(stem: str) -> None:
     class Boom(Exception):
         pass
 
@@ -79,7 +78,7 @@ def test_c_loop_other_exceptions_end_the_loop(shared_capture: Path) -> None:
         if use_py:
             insp._run = insp._run_py  # type: ignore[method-assign]
         insp.add_event_listener(listener)
-        insp.open_file(shared_capture)
+        insp.open_file(CAPTURES / f"{stem}.scap")
         with pytest.raises(Boom):
             insp.next()
         assert insp.next() is None  # a generator is finished after an exception
@@ -88,7 +87,6 @@ def test_c_loop_other_exceptions_end_the_loop(shared_capture: Path) -> None:
 def test_c_loop_over_iterables_and_bad_events() -> None:
     """open_events (a generator as the one batch), the SinspEvent type checked."""
     from libscap.savefile import open_capture
-    from tests.conftest import CAPTURES
 
     with open_capture(CAPTURES / "cat_write.scap") as cap:
         events = list(cap.events())
