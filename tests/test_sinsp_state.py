@@ -47,6 +47,12 @@ def test_container_id_of_a_thread_or_host():
     ("", "foo/../a", "a"),
     ("/a/", "...", "/a/..."),
     ("/a/", "", ""),
+    ("/x/", "/etc/ld.so.cache", "/etc/ld.so.cache"),  # already normal: returned as is
+    ("/x/", "/a/.hidden/.b", "/a/.hidden/.b"),
+    ("/x/", "/a/b/..", "/a"),
+    ("/x/", "/a/b/.", "/a/b"),
+    ("/x/", "/a/b/", "/a/b"),
+    ("/x/", "/", "/"),
     ("/" + "x" * 4096, "y", "/DIR_TOO_LONG/FILENAME_TOO_LONG"),
 ])
 def test_concatenate_paths_as_upstream(base, path, expected):

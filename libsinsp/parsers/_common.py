@@ -83,6 +83,8 @@ def concatenate_paths(base: str, path: str) -> str:
         return ""
     full = path if path[0] == "/" else base + path
     absolute = full[0] == "/"
+    if absolute and "//" not in full and "/." not in full and full[-1] != "/":
+        return full  # already normal (most paths): no split and join
     parts: list[str] = []
     for comp in full.split("/"):
         if comp == "" or comp == ".":
@@ -147,14 +149,22 @@ def cgroup_pairs(items) -> tuple[tuple[str, str], ...] | None:
     return tuple(out)
 
 
+_cgroups_cache: dict[bytes, tuple[tuple[str, str], ...] | None] = {}
+
+
 def split_cgroups(raw: bytes | None) -> tuple[tuple[str, str], ...] | None:
-    """The cgroups parameter ("subsys=path" NUL-separated) as ``cgroup_pairs``."""
+    """The cgroups parameter ("subsys=path" NUL-separated) as ``cgroup_pairs``; cached
+    (bounded): every process of a container or service has the same ones."""
     if not raw:
         return None
     b = bytes(raw)
-    if b.endswith(b"\0"):
-        b = b[:-1]
-    return cgroup_pairs(b.decode("utf-8", "surrogateescape").split("\0"))
+    pairs = _cgroups_cache.get(b, _cgroups_cache)
+    if pairs is _cgroups_cache:
+        text = b[:-1] if b.endswith(b"\0") else b
+        pairs = cgroup_pairs(text.decode("utf-8", "surrogateescape").split("\0"))
+        if len(_cgroups_cache) < 1024:
+            _cgroups_cache[b] = pairs
+    return pairs
 
 
 def split_strings(raw: bytes | None) -> tuple[str, ...]:
