@@ -376,21 +376,24 @@ static PyTypeObject EventBase = {
  * SinspEvent. What is rare (deferred removals, purges, unknown threads, parse
  * errors, filters, listeners) calls back into the Inspector's Python; what every
  * event does is here: ~300 ns per event as a Python generator, the floor of the
- * interpreter for that much work. The SinspEvent's and ThreadInfo's __slots__
- * are written at their member offsets (read from their types once). */
+ * interpreter for that much work. The SinspEvent's and ThreadInfo's __slots__,
+ * and the Inspector's slots for what the loop reads or counts per event, are
+ * accessed at their member offsets (read from their types once): no dict
+ * lookup by name per event. */
 
 typedef struct {
     PyObject_HEAD
-    PyObject *insp, *idict, *batches, *cur, *cur_iter, *sevt, *tmap, *parsers, *kinds, *listeners;
+    PyObject *insp, *batches, *cur, *cur_iter, *sevt, *tmap, *parsers, *kinds, *listeners;
     PyObject *missing_thread, *unset, *errors, *tinfo_type;
     Py_ssize_t idx, off_evt, off_num, off_tinfo, off_fdinfo, off_fd, off_last;
+    /* the Inspector's slots */
+    Py_ssize_t off_deferred, off_filter, off_next_purge, off_not_returned, off_parse_errors;
     long long num, next_purge;
     unsigned long long state_only_mask;
     int done;
 } Loop;
 
-static PyObject *s_deferred, *s_run_deferred, *s_purge, *s_next_purge, *s_not_returned, *s_parse_errors,
-    *s_filter, *s_lastaccess, *minus_one, *one;
+static PyObject *s_run_deferred, *s_purge, *s_lastaccess, *minus_one, *one;
 
 static Py_ssize_t member_offset(PyTypeObject *tp, const char *name)
 {
@@ -404,6 +407,15 @@ static Py_ssize_t member_offset(PyTypeObject *tp, const char *name)
         PyErr_Format(PyExc_TypeError, "%s.%s is no __slots__ member", tp->tp_name, name);
     Py_DECREF(d);
     return off;
+}
+
+/* a slot's value (borrowed), AttributeError if unset */
+static inline PyObject *get_slot(PyObject *o, Py_ssize_t off, const char *name)
+{
+    PyObject *v = *(PyObject **)((char *)o + off);
+    if (!v)
+        PyErr_Format(PyExc_AttributeError, "%s is not set", name);
+    return v;
 }
 
 static inline void set_slot(PyObject *o, Py_ssize_t off, PyObject *v)
@@ -426,22 +438,15 @@ static PyObject *loop_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_ValueError, "parsers and kinds need 65536 entries");
         return NULL;
     }
-    PyObject *idict = PyObject_GenericGetDict(insp, NULL);
-    if (!idict)
-        return NULL;
     PyObject *it = PyObject_GetIter(batches);
-    if (!it) {
-        Py_DECREF(idict);
+    if (!it)
         return NULL;
-    }
     Loop *self = (Loop *)tp->tp_alloc(tp, 0);
     if (!self) {
-        Py_DECREF(idict);
         Py_DECREF(it);
         return NULL;
     }
     self->insp = Py_NewRef(insp);
-    self->idict = idict;
     self->batches = it;
     self->sevt = Py_NewRef(sevt);
     self->tmap = Py_NewRef(tmap);
@@ -458,7 +463,12 @@ static PyObject *loop_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
     if ((self->off_evt = member_offset(st, "evt")) < 0 || (self->off_num = member_offset(st, "num")) < 0 ||
         (self->off_tinfo = member_offset(st, "tinfo")) < 0 ||
         (self->off_fdinfo = member_offset(st, "_fdinfo")) < 0 || (self->off_fd = member_offset(st, "fd")) < 0 ||
-        (self->off_last = member_offset((PyTypeObject *)ttype, "lastaccess_ts")) < 0) {
+        (self->off_last = member_offset((PyTypeObject *)ttype, "lastaccess_ts")) < 0 ||
+        (self->off_deferred = member_offset(Py_TYPE(insp), "_deferred")) < 0 ||
+        (self->off_filter = member_offset(Py_TYPE(insp), "_filter")) < 0 ||
+        (self->off_next_purge = member_offset(Py_TYPE(insp), "_next_purge")) < 0 ||
+        (self->off_not_returned = member_offset(Py_TYPE(insp), "_not_returned")) < 0 ||
+        (self->off_parse_errors = member_offset(Py_TYPE(insp), "_parse_errors")) < 0) {
         Py_DECREF(self);
         return NULL;
     }
@@ -476,7 +486,7 @@ static PyObject *loop_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
 
 static int loop_traverse(Loop *self, visitproc visit, void *arg)
 {
-    Py_VISIT(self->insp); Py_VISIT(self->idict); Py_VISIT(self->batches); Py_VISIT(self->cur);
+    Py_VISIT(self->insp); Py_VISIT(self->batches); Py_VISIT(self->cur);
     Py_VISIT(self->cur_iter); Py_VISIT(self->sevt); Py_VISIT(self->tmap); Py_VISIT(self->parsers);
     Py_VISIT(self->kinds); Py_VISIT(self->listeners); Py_VISIT(self->missing_thread); Py_VISIT(self->unset);
     Py_VISIT(self->errors); Py_VISIT(self->tinfo_type);
@@ -485,7 +495,7 @@ static int loop_traverse(Loop *self, visitproc visit, void *arg)
 
 static int loop_clear(Loop *self)
 {
-    Py_CLEAR(self->insp); Py_CLEAR(self->idict); Py_CLEAR(self->batches); Py_CLEAR(self->cur);
+    Py_CLEAR(self->insp); Py_CLEAR(self->batches); Py_CLEAR(self->cur);
     Py_CLEAR(self->cur_iter); Py_CLEAR(self->sevt); Py_CLEAR(self->tmap); Py_CLEAR(self->parsers);
     Py_CLEAR(self->kinds); Py_CLEAR(self->listeners); Py_CLEAR(self->missing_thread); Py_CLEAR(self->unset);
     Py_CLEAR(self->errors); Py_CLEAR(self->tinfo_type);
@@ -529,21 +539,18 @@ static PyObject *next_raw(Loop *self)
     }
 }
 
-/* d[key] += 1 for an int counter in the inspector's __dict__ */
-static int bump(PyObject *d, PyObject *key)
+/* += 1 for an int counter in an Inspector slot */
+static int bump(PyObject *insp, Py_ssize_t off, const char *name)
 {
-    PyObject *v = PyDict_GetItemWithError(d, key);
-    if (!v) {
-        if (!PyErr_Occurred())
-            PyErr_SetObject(PyExc_AttributeError, key);
+    PyObject *v = get_slot(insp, off, name);
+    if (!v)
         return -1;
-    }
     PyObject *n = PyNumber_Add(v, one);
     if (!n)
         return -1;
-    int r = PyDict_SetItem(d, key, n);
+    set_slot(insp, off, n);
     Py_DECREF(n);
-    return r;
+    return 0;
 }
 
 static PyObject *call_method0(PyObject *o, PyObject *name)
@@ -555,7 +562,7 @@ static PyObject *loop_next(Loop *self)
 {
     if (self->done)
         return NULL;
-    PyObject *sevt = self->sevt, *insp = self->insp, *d = self->idict;
+    PyObject *sevt = self->sevt, *insp = self->insp;
     for (;;) {
         PyObject *evt = next_raw(self);
         if (!evt)
@@ -566,17 +573,18 @@ static PyObject *loop_next(Loop *self)
             goto fail;
         }
         self->num++;
-        PyObject *deferred = PyDict_GetItemWithError(d, s_deferred);
-        if (deferred && PyObject_IsTrue(deferred)) {
+        PyObject *deferred = get_slot(insp, self->off_deferred, "_deferred");
+        if (!deferred) {
+            Py_DECREF(evt);
+            goto fail;
+        }
+        if (deferred != Py_False && PyObject_IsTrue(deferred)) {
             PyObject *r = call_method0(insp, s_run_deferred);
             if (!r) {
                 Py_DECREF(evt);
                 goto fail;
             }
             Py_DECREF(r);
-        } else if (PyErr_Occurred()) {
-            Py_DECREF(evt);
-            goto fail;
         }
         long etype = PyLong_AsLong(PyTuple_GET_ITEM(evt, 5));
         PyObject *ts = PyTuple_GET_ITEM(evt, 2), *tid = PyTuple_GET_ITEM(evt, 3);
@@ -633,7 +641,7 @@ static PyObject *loop_next(Loop *self)
                 Py_DECREF(r);
             else if (PyErr_ExceptionMatches(self->errors)) {
                 PyErr_Clear();
-                if (bump(d, s_parse_errors) < 0) {
+                if (bump(insp, self->off_parse_errors, "_parse_errors") < 0) {
                     Py_DECREF(evt);
                     goto fail;
                 }
@@ -642,8 +650,9 @@ static PyObject *loop_next(Loop *self)
                 goto fail;
             }
         }
-        long long tsv = PyLong_AsLongLong(ts);
-        if (tsv == -1 && PyErr_Occurred()) {
+        int overflow;
+        long long tsv = PyLong_AsLongLongAndOverflow(ts, &overflow);
+        if (overflow || (tsv == -1 && PyErr_Occurred())) {
             PyErr_Clear();
             tsv = LLONG_MAX; /* beyond int64: due */
         }
@@ -654,10 +663,8 @@ static PyObject *loop_next(Loop *self)
                 goto fail;
             }
             Py_DECREF(r);
-            PyObject *np = PyDict_GetItemWithError(d, s_next_purge);
+            PyObject *np = get_slot(insp, self->off_next_purge, "_next_purge");
             if (!np) {
-                if (!PyErr_Occurred())
-                    PyErr_SetString(PyExc_AttributeError, "_next_purge");
                 Py_DECREF(evt);
                 goto fail;
             }
@@ -690,10 +697,10 @@ static PyObject *loop_next(Loop *self)
         }
         Py_DECREF(evt); /* the SinspEvent holds it */
         if (!hidden) {
-            PyObject *flt = PyDict_GetItemWithError(d, s_filter);
-            if (!flt && PyErr_Occurred())
+            PyObject *flt = get_slot(insp, self->off_filter, "_filter");
+            if (!flt)
                 goto fail;
-            if (!flt || flt == Py_None)
+            if (flt == Py_None)
                 return Py_NewRef(sevt);
             Py_INCREF(flt);
             PyObject *r = PyObject_CallOneArg(flt, sevt);
@@ -707,7 +714,7 @@ static PyObject *loop_next(Loop *self)
             if (ok)
                 return Py_NewRef(sevt);
         }
-        if (bump(d, s_not_returned) < 0)
+        if (bump(insp, self->off_not_returned, "_not_returned") < 0)
             goto fail;
     }
 fail:
@@ -735,9 +742,7 @@ static PyTypeObject LoopType = {
 static int loop_init_module(PyObject *m)
 {
 #define INTERN(var, s) if (!var && !(var = PyUnicode_InternFromString(s))) return -1;
-    INTERN(s_deferred, "_deferred") INTERN(s_run_deferred, "_run_deferred") INTERN(s_purge, "_purge")
-    INTERN(s_next_purge, "_next_purge") INTERN(s_not_returned, "_not_returned")
-    INTERN(s_parse_errors, "_parse_errors") INTERN(s_filter, "_filter") INTERN(s_lastaccess, "lastaccess_ts")
+    INTERN(s_run_deferred, "_run_deferred") INTERN(s_purge, "_purge") INTERN(s_lastaccess, "lastaccess_ts")
 #undef INTERN
     if ((!minus_one && !(minus_one = PyLong_FromLong(-1))) || (!one && !(one = PyLong_FromLong(1))))
         return -1;

@@ -99,6 +99,10 @@ class Inspector:
     thread table as upstream's defaults do.
     """
 
+    #: what the C event loop reads or counts per event, at fixed offsets (the rest
+    #: of the state lives in the instance __dict__)
+    __slots__ = ("_deferred", "_filter", "_next_purge", "_not_returned", "_parse_errors", "__dict__")
+
     def __init__(self, max_threads: int = DEFAULT_MAX_THREADS,
                  thread_timeout_ns: int = DEFAULT_THREAD_TIMEOUT_NS,
                  purge_interval_ns: int = DEFAULT_PURGE_INTERVAL_NS) -> None:
