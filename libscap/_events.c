@@ -388,6 +388,13 @@ typedef struct {
     Py_ssize_t idx, off_evt, off_num, off_tinfo, off_fdinfo, off_fd, off_last;
     /* the Inspector's slots */
     Py_ssize_t off_deferred, off_filter, off_next_purge, off_not_returned, off_parse_errors;
+    Py_ssize_t off_fd_to_remove, off_tid_to_remove;
+    /* the fast paths (see fast_close, fast_open): per event type a spec tuple, the
+     * FdInfo prototype new rows copy, the offsets of FdInfo's and ThreadInfo's slots */
+    PyObject *fast_specs, *fdinfo_proto;
+    Py_ssize_t n_fdi_slots, fdi_slots[32];
+    Py_ssize_t off_fdi_fd, off_fdi_type, off_fdi_name, off_fdi_nameraw, off_fdi_openflags, off_fdi_mode,
+        off_fdi_dev, off_fdi_ino, off_fdi_cloexec, off_t_tid, off_t_fdtable, off_t_fs;
     long long num, next_purge;
     unsigned long long state_only_mask;
     int done;
@@ -426,13 +433,55 @@ static inline void set_slot(PyObject *o, Py_ssize_t off, PyObject *v)
     Py_XDECREF(old);
 }
 
+/* The offsets the fast paths use: every __slots__ member of FdInfo (a new row is
+ * a copy of the prototype, then its own values) and the ThreadInfo members. */
+static int fast_init(Loop *self, PyTypeObject *ttype)
+{
+    PyTypeObject *ft = Py_TYPE(self->fdinfo_proto);
+    PyObject *names = PyObject_GetAttrString((PyObject *)ft, "__slots__");
+    if (!names)
+        return -1;
+    PyObject *seq = PySequence_Fast(names, "FdInfo.__slots__ is no sequence");
+    Py_DECREF(names);
+    if (!seq)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (n > (Py_ssize_t)(sizeof(self->fdi_slots) / sizeof(self->fdi_slots[0]))) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "FdInfo has too many slots for the fast paths");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const char *name = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i));
+        if (!name || (self->fdi_slots[i] = member_offset(ft, name)) < 0) {
+            Py_DECREF(seq);
+            return -1;
+        }
+    }
+    Py_DECREF(seq);
+    self->n_fdi_slots = n;
+    if ((self->off_fdi_fd = member_offset(ft, "fd")) < 0 || (self->off_fdi_type = member_offset(ft, "type")) < 0 ||
+        (self->off_fdi_name = member_offset(ft, "name")) < 0 ||
+        (self->off_fdi_nameraw = member_offset(ft, "nameraw")) < 0 ||
+        (self->off_fdi_openflags = member_offset(ft, "openflags")) < 0 ||
+        (self->off_fdi_mode = member_offset(ft, "mode")) < 0 || (self->off_fdi_dev = member_offset(ft, "dev")) < 0 ||
+        (self->off_fdi_ino = member_offset(ft, "ino")) < 0 ||
+        (self->off_fdi_cloexec = member_offset(ft, "cloexec")) < 0 ||
+        (self->off_t_tid = member_offset(ttype, "tid")) < 0 ||
+        (self->off_t_fdtable = member_offset(ttype, "fdtable")) < 0 ||
+        (self->off_t_fs = member_offset(ttype, "_fs")) < 0)
+        return -1;
+    return 0;
+}
+
 static PyObject *loop_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
 {
     PyObject *insp, *batches, *sevt, *tmap, *parsers, *kinds, *listeners, *missing, *unset, *errors, *ttype;
+    PyObject *specs, *proto;
     unsigned long long mask;
-    if (!PyArg_ParseTuple(args, "OOOO!O!O!O!OOOO!K:Loop", &insp, &batches, &sevt, &PyDict_Type, &tmap,
+    if (!PyArg_ParseTuple(args, "OOOO!O!O!O!OOOO!KO!O:Loop", &insp, &batches, &sevt, &PyDict_Type, &tmap,
                           &PyTuple_Type, &parsers, &PyBytes_Type, &kinds, &PyList_Type, &listeners, &missing,
-                          &unset, &errors, &PyType_Type, &ttype, &mask))
+                          &unset, &errors, &PyType_Type, &ttype, &mask, &PyDict_Type, &specs, &proto))
         return NULL;
     if (PyTuple_GET_SIZE(parsers) < 65536 || PyBytes_GET_SIZE(kinds) < 65536) {
         PyErr_SetString(PyExc_ValueError, "parsers and kinds need 65536 entries");
@@ -457,6 +506,8 @@ static PyObject *loop_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
     self->unset = Py_NewRef(unset);
     self->errors = Py_NewRef(errors);
     self->tinfo_type = Py_NewRef(ttype);
+    self->fast_specs = Py_NewRef(specs);
+    self->fdinfo_proto = Py_NewRef(proto);
     self->state_only_mask = mask;
     self->next_purge = 0;
     PyTypeObject *st = Py_TYPE(sevt);
@@ -468,7 +519,10 @@ static PyObject *loop_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
         (self->off_filter = member_offset(Py_TYPE(insp), "_filter")) < 0 ||
         (self->off_next_purge = member_offset(Py_TYPE(insp), "_next_purge")) < 0 ||
         (self->off_not_returned = member_offset(Py_TYPE(insp), "_not_returned")) < 0 ||
-        (self->off_parse_errors = member_offset(Py_TYPE(insp), "_parse_errors")) < 0) {
+        (self->off_parse_errors = member_offset(Py_TYPE(insp), "_parse_errors")) < 0 ||
+        (self->off_fd_to_remove = member_offset(Py_TYPE(insp), "_fd_to_remove")) < 0 ||
+        (self->off_tid_to_remove = member_offset(Py_TYPE(insp), "_tid_to_remove")) < 0 ||
+        fast_init(self, (PyTypeObject *)ttype) < 0) {
         Py_DECREF(self);
         return NULL;
     }
@@ -489,7 +543,7 @@ static int loop_traverse(Loop *self, visitproc visit, void *arg)
     Py_VISIT(self->insp); Py_VISIT(self->batches); Py_VISIT(self->cur);
     Py_VISIT(self->cur_iter); Py_VISIT(self->sevt); Py_VISIT(self->tmap); Py_VISIT(self->parsers);
     Py_VISIT(self->kinds); Py_VISIT(self->listeners); Py_VISIT(self->missing_thread); Py_VISIT(self->unset);
-    Py_VISIT(self->errors); Py_VISIT(self->tinfo_type);
+    Py_VISIT(self->errors); Py_VISIT(self->tinfo_type); Py_VISIT(self->fast_specs); Py_VISIT(self->fdinfo_proto);
     return 0;
 }
 
@@ -498,7 +552,7 @@ static int loop_clear(Loop *self)
     Py_CLEAR(self->insp); Py_CLEAR(self->batches); Py_CLEAR(self->cur);
     Py_CLEAR(self->cur_iter); Py_CLEAR(self->sevt); Py_CLEAR(self->tmap); Py_CLEAR(self->parsers);
     Py_CLEAR(self->kinds); Py_CLEAR(self->listeners); Py_CLEAR(self->missing_thread); Py_CLEAR(self->unset);
-    Py_CLEAR(self->errors); Py_CLEAR(self->tinfo_type);
+    Py_CLEAR(self->errors); Py_CLEAR(self->tinfo_type); Py_CLEAR(self->fast_specs); Py_CLEAR(self->fdinfo_proto);
     self->done = 1;
     return 0;
 }
@@ -537,6 +591,281 @@ static PyObject *next_raw(Loop *self)
                 return NULL;
         }
     }
+}
+
+
+/* -- fast paths ---------------------------------------------------------------------
+ * The most frequent state changes done here, for their common case, exactly as
+ * the Python parser they mirror does them (libsinsp.parsers registers both; the
+ * Python loop, Inspector._run_py, always runs the Python one and the tests
+ * compare the two loops' states). Each returns 1 when it did the parser's work,
+ * 0 to leave the event to the Python parser (an uncommon case, or a parameter
+ * that does not decode: the parser then raises its own error), -1 on a failure
+ * to propagate. */
+enum { FAST_CLOSE = 1, FAST_OPEN = 2 };
+
+/* opt_param(i) of an event (new reference; NULL with an error set) */
+static PyObject *opt_param_at(PyObject *evt, long i)
+{
+    PyObject *idx = PyLong_FromLong(i);
+    if (!idx)
+        return NULL;
+    PyObject *v = ev_opt_param(evt, idx);
+    Py_DECREF(idx);
+    return v;
+}
+
+/* the sign of an exact int: -1, 0 or 1; 2 for anything else */
+static int int_sign(PyObject *v)
+{
+    if (!PyLong_CheckExact(v))
+        return 2;
+    int overflow;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow)
+        return overflow;
+    if (x == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 2;
+    }
+    return x < 0 ? -1 : x > 0;
+}
+
+/* parse_close_exit: on success, the closed fd's row (the event's fdinfo, as
+ * SinspEvent.fdinfo finds it) is removed before the next event (remove_fd_later) */
+static int fast_close(Loop *self, PyObject *evt, PyObject *tinfo, PyObject *spec)
+{
+    PyObject *res = opt_param_at(evt, 0);
+    if (!res) {
+        PyErr_Clear();
+        return 0;
+    }
+    int sign = res == Py_None ? -1 : int_sign(res);
+    Py_DECREF(res);
+    if (sign == 2)
+        return 0;
+    if (sign < 0)
+        return 1; /* a failed close (or none) changes nothing */
+    uint64_t nparams;
+    long fd_pos = PyLong_AsLong(PyTuple_GET_ITEM(spec, 1));
+    if (item_u64(evt, 6, &nparams) || fd_pos < 0 || (uint64_t)fd_pos >= nparams)
+        return 0;
+    PyObject *fdtable = *(PyObject **)((char *)tinfo + self->off_t_fdtable);
+    PyObject *pending = *(PyObject **)((char *)self->insp + self->off_fd_to_remove);
+    if (!fdtable || !PyDict_CheckExact(fdtable) || pending != Py_None)
+        return 0;
+    PyObject *fd = opt_param_at(evt, fd_pos);
+    if (!fd) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (fd == Py_None) {
+        set_slot(self->sevt, self->off_fdinfo, Py_None);
+        Py_DECREF(fd);
+        return 1;
+    }
+    PyObject *fi = PyDict_GetItemWithError(fdtable, fd);
+    if (!fi && PyErr_Occurred()) {
+        Py_DECREF(fd);
+        return -1;
+    }
+    set_slot(self->sevt, self->off_fd, fd);
+    set_slot(self->sevt, self->off_fdinfo, fi ? fi : Py_None);
+    if (fi) {
+        PyObject *pair = PyTuple_Pack(2, *(PyObject **)((char *)tinfo + self->off_t_tid), fd);
+        if (!pair) {
+            Py_DECREF(fd);
+            return -1;
+        }
+        set_slot(self->insp, self->off_fd_to_remove, pair);
+        set_slot(self->insp, self->off_deferred, Py_True);
+        Py_DECREF(pair);
+    }
+    Py_DECREF(fd);
+    return 1;
+}
+
+/* _run_deferred when all it has to do is the fd removal of a close: 1 done, 0 not */
+static int fast_deferred(Loop *self)
+{
+    PyObject *insp = self->insp;
+    PyObject *tid_rm = *(PyObject **)((char *)insp + self->off_tid_to_remove);
+    PyObject *fd_rm = *(PyObject **)((char *)insp + self->off_fd_to_remove);
+    if (tid_rm != Py_None || !fd_rm || !PyTuple_CheckExact(fd_rm) || PyTuple_GET_SIZE(fd_rm) != 2)
+        return 0;
+    PyObject *t = PyDict_GetItemWithError(self->tmap, PyTuple_GET_ITEM(fd_rm, 0));
+    if (!t) {
+        if (PyErr_Occurred())
+            return -1;
+    } else {
+        PyObject *fdtable = Py_IS_TYPE(t, (PyTypeObject *)self->tinfo_type)
+                                ? *(PyObject **)((char *)t + self->off_t_fdtable) : NULL;
+        if (!fdtable || !PyDict_CheckExact(fdtable))
+            return 0;
+        if (PyDict_DelItem(fdtable, PyTuple_GET_ITEM(fd_rm, 1)) < 0) {
+            if (!PyErr_ExceptionMatches(PyExc_KeyError))
+                return -1;
+            PyErr_Clear();
+        }
+    }
+    set_slot(insp, self->off_deferred, Py_False);
+    set_slot(insp, self->off_fd_to_remove, Py_None);
+    return 1;
+}
+
+/* An ASCII path that is absolute and already normal (no "//", no "/." and no
+ * trailing "/"): concatenate_paths returns it as it is. */
+static int normal_absolute(PyObject *name)
+{
+    if (!PyUnicode_CheckExact(name) || !PyUnicode_IS_ASCII(name))
+        return 0;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+    const char *p = (const char *)PyUnicode_DATA(name);
+    if (n < 2 || p[0] != '/' || p[n - 1] == '/')
+        return 0;
+    for (Py_ssize_t i = 0; i + 1 < n; i++)
+        if (p[i] == '/' && (p[i + 1] == '/' || p[i + 1] == '.'))
+            return 0;
+    return 1;
+}
+
+/* a new FdInfo: the prototype's values, every slot (as FdInfo() sets them) */
+static PyObject *new_fdinfo(Loop *self)
+{
+    PyTypeObject *ft = Py_TYPE(self->fdinfo_proto);
+    PyObject *o = ft->tp_alloc(ft, 0);
+    if (!o)
+        return NULL;
+    for (Py_ssize_t i = 0; i < self->n_fdi_slots; i++) {
+        PyObject *v = *(PyObject **)((char *)self->fdinfo_proto + self->fdi_slots[i]);
+        *(PyObject **)((char *)o + self->fdi_slots[i]) = Py_XNewRef(v);
+    }
+    return o;
+}
+
+/* The open family's exit (parse_open_exit, parse_openat_exit) for a successful
+ * open of an absolute, already normal path: a file or directory row at the
+ * returned fd. spec: (FAST_OPEN, name, flags, mode, dev, ino, dirfd positions
+ * (dirfd -1: the path would be resolved against the cwd), O_DIRECTORY, O_CLOEXEC,
+ * "f", "d", dev_needs_ino: dev is 0 when ino is empty). */
+static int fast_open(Loop *self, PyObject *evt, PyObject *tinfo, PyObject *spec)
+{
+    long pos[6];
+    uint64_t nparams;
+    if (PyTuple_GET_SIZE(spec) != 12 || item_u64(evt, 6, &nparams))
+        return 0;
+    for (int i = 0; i < 6; i++) {
+        pos[i] = PyLong_AsLong(PyTuple_GET_ITEM(spec, i + 1));
+        if (pos[i] == -1 && PyErr_Occurred())
+            return -1;
+        if (pos[i] >= 0 && (uint64_t)pos[i] >= nparams)
+            return 0; /* an older layout: the Python parser's defaults */
+    }
+    if (nparams < 1)
+        return 0;
+    PyObject *vals[7] = {NULL}; /* fd, name, flags, mode, dev, ino, dirfd */
+    int ret = 0;
+    if (!(vals[0] = opt_param_at(evt, 0)))
+        goto decline;
+    int sign = vals[0] == Py_None ? -1 : int_sign(vals[0]);
+    if (sign == 2)
+        goto out;
+    if (sign < 0) {
+        ret = 1; /* no fd: nothing to add */
+        goto out;
+    }
+    for (int i = 0; i < 6; i++) {
+        if (pos[i] >= 0 && !(vals[i + 1] = opt_param_at(evt, pos[i])))
+            goto decline;
+    }
+    PyObject *name = vals[1];
+    if (!name || !normal_absolute(name) || (pos[5] >= 0 && vals[6] == Py_None))
+        goto out;
+    if (vals[5] == Py_None && PyObject_IsTrue(PyTuple_GET_ITEM(spec, 11)))
+        Py_SETREF(vals[4], Py_NewRef(Py_None)); /* dev 0 below */
+    Py_ssize_t base_len = 1; /* "." for a dirfd-relative call with an absolute name */
+    if (pos[5] < 0) {
+        PyObject *fs = *(PyObject **)((char *)tinfo + self->off_t_fs);
+        if (!fs || !PyList_CheckExact(fs) || PyList_GET_SIZE(fs) < 1 || !PyUnicode_Check(PyList_GET_ITEM(fs, 0)))
+            goto out;
+        base_len = PyUnicode_GET_LENGTH(PyList_GET_ITEM(fs, 0));
+    }
+    if (base_len + PyUnicode_GET_LENGTH(name) + 1 > 4096)
+        goto out; /* concatenate_paths' too-long name */
+    for (int i = 2; i <= 5; i++) {
+        if (!vals[i]) {
+            ret = -1;
+            PyErr_SetString(PyExc_ValueError, "the open fast path needs flags, mode, dev and ino positions");
+            goto out;
+        }
+        if (vals[i] == Py_None) {
+            Py_SETREF(vals[i], PyLong_FromLong(0));
+            if (!vals[i]) {
+                ret = -1;
+                goto out;
+            }
+        } else if (!PyLong_CheckExact(vals[i])) {
+            goto out;
+        }
+    }
+    PyObject *fdtable = *(PyObject **)((char *)tinfo + self->off_t_fdtable);
+    if (!fdtable || !PyDict_CheckExact(fdtable))
+        goto out;
+    unsigned long long flags = PyLong_AsUnsignedLongLongMask(vals[2]);
+    unsigned long long o_directory = PyLong_AsUnsignedLongLongMask(PyTuple_GET_ITEM(spec, 7));
+    unsigned long long o_cloexec = PyLong_AsUnsignedLongLongMask(PyTuple_GET_ITEM(spec, 8));
+    if (PyErr_Occurred()) {
+        ret = -1;
+        goto out;
+    }
+    PyObject *fdi = new_fdinfo(self);
+    if (!fdi) {
+        ret = -1;
+        goto out;
+    }
+    set_slot(fdi, self->off_fdi_fd, vals[0]);
+    set_slot(fdi, self->off_fdi_type, PyTuple_GET_ITEM(spec, (flags & o_directory) ? 10 : 9));
+    set_slot(fdi, self->off_fdi_name, name);
+    set_slot(fdi, self->off_fdi_nameraw, name);
+    set_slot(fdi, self->off_fdi_openflags, vals[2]);
+    set_slot(fdi, self->off_fdi_mode, vals[3]);
+    set_slot(fdi, self->off_fdi_dev, vals[4]);
+    set_slot(fdi, self->off_fdi_ino, vals[5]);
+    set_slot(fdi, self->off_fdi_cloexec, (flags & o_cloexec) ? Py_True : Py_False);
+    if (PyDict_SetItem(fdtable, vals[0], fdi) < 0) {
+        Py_DECREF(fdi);
+        ret = -1;
+        goto out;
+    }
+    set_slot(self->sevt, self->off_fdinfo, fdi);
+    set_slot(self->sevt, self->off_fd, vals[0]);
+    Py_DECREF(fdi);
+    ret = 1;
+    goto out;
+decline:
+    PyErr_Clear();
+out:
+    for (int i = 0; i < 7; i++)
+        Py_XDECREF(vals[i]);
+    return ret;
+}
+
+/* the fast path registered for the event's type, if any: 1 done, 0 not, -1 failure */
+static int run_fast(Loop *self, PyObject *evt)
+{
+    PyObject *tinfo = *(PyObject **)((char *)self->sevt + self->off_tinfo);
+    if (!tinfo || !Py_IS_TYPE(tinfo, (PyTypeObject *)self->tinfo_type) || !PyObject_TypeCheck(evt, &EventBase))
+        return 0;
+    PyObject *spec = PyDict_GetItemWithError(self->fast_specs, PyTuple_GET_ITEM(evt, 5));
+    if (!spec)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!PyTuple_CheckExact(spec) || PyTuple_GET_SIZE(spec) < 2)
+        return 0;
+    switch (PyLong_AsLong(PyTuple_GET_ITEM(spec, 0))) {
+    case FAST_CLOSE: return fast_close(self, evt, tinfo, spec);
+    case FAST_OPEN: return fast_open(self, evt, tinfo, spec);
+    }
+    return PyErr_Occurred() ? -1 : 0;
 }
 
 /* += 1 for an int counter in an Inspector slot */
@@ -579,7 +908,12 @@ static PyObject *loop_next(Loop *self)
             goto fail;
         }
         if (deferred != Py_False && PyObject_IsTrue(deferred)) {
-            PyObject *r = call_method0(insp, s_run_deferred);
+            int done = deferred == Py_True ? fast_deferred(self) : 0;
+            if (done < 0) {
+                Py_DECREF(evt);
+                goto fail;
+            }
+            PyObject *r = done ? Py_NewRef(Py_None) : call_method0(insp, s_run_deferred);
             if (!r) {
                 Py_DECREF(evt);
                 goto fail;
@@ -634,7 +968,12 @@ static PyObject *loop_next(Loop *self)
         set_slot(sevt, self->off_fdinfo, self->unset);
         set_slot(sevt, self->off_fd, minus_one);
         PyObject *parser = PyTuple_GET_ITEM(self->parsers, etype);
-        if (parser != Py_None) {
+        int fast_done = (kind & 4) ? run_fast(self, evt) : 0;
+        if (fast_done < 0) {
+            Py_DECREF(evt);
+            goto fail;
+        }
+        if (!fast_done && parser != Py_None) {
             PyObject *args[2] = {insp, sevt};
             PyObject *r = PyObject_Vectorcall(parser, args, 2, NULL);
             if (r)
@@ -774,6 +1113,8 @@ PyMODINIT_FUNC PyInit__events(void)
     PyObject *m = PyModule_Create(&module);
     if (m && (PyModule_AddIntConstant(m, "SCAN_RECORD_SIZE", SCAN_RECORD_SIZE) < 0 ||
               PyModule_AddIntConstant(m, "MAX_PARAMS", MAX_PARAMS) < 0 ||
+              PyModule_AddIntConstant(m, "FAST_CLOSE", FAST_CLOSE) < 0 ||
+              PyModule_AddIntConstant(m, "FAST_OPEN", FAST_OPEN) < 0 ||
               PyModule_AddObjectRef(m, "EventBase", (PyObject *)&EventBase) < 0 || loop_init_module(m) < 0))
         Py_CLEAR(m);
     return m;

@@ -46,6 +46,7 @@ from libscap.schema import EC, EVENTS, PPM_EVENT_MAX, PPME
 
 from libsinsp.event import _UNSET as _FDINFO_UNSET
 from libsinsp.event import SinspEvent
+from libsinsp.fdinfo import FdInfo
 from libsinsp.parsers import PARSERS, Parser
 from libsinsp.scap_state import fdinfo_from_scap, load_state, threadinfo_from_scap
 from libsinsp.threadinfo import ThreadInfo
@@ -69,12 +70,15 @@ _HIDDEN = frozenset([PPME.SYSCALL_OPEN_E, PPME.SYSCALL_OPENAT_2_E, PPME.SYSCALL_
                      PPME.SYSCALL_EXECVEAT_E])
 #: SCAP_DF_STATE_ONLY: a capture's event meant for state, never for the user.
 _DF_STATE_ONLY = 1
-#: per event type (all 2^16): _HIDDEN_KIND | _NO_THREAD_ROW bits, one index per event
-_HIDDEN_KIND, _NO_THREAD_ROW = 1, 2
+#: per event type (all 2^16): _HIDDEN_KIND | _NO_THREAD_ROW | _FAST_PATH bits, one index per event
+_HIDDEN_KIND, _NO_THREAD_ROW, _FAST_PATH = 1, 2, 4
 _KINDS = bytes((_HIDDEN_KIND if t in _HIDDEN else 0) | (_NO_THREAD_ROW if t in _NO_PLACEHOLDER else 0)
                for t in range(1 << 16))
 
 
+#: the row the C loop's open fast path copies (every slot as FdInfo() sets it) before
+#: writing its own values
+_FDINFO_PROTOTYPE = FdInfo(-1)
 #: what a parser may raise on a parameter it cannot decode (counted, state left as it was)
 _PARSE_ERRORS = (ScapError, ValueError, IndexError, TypeError)
 
@@ -86,6 +90,20 @@ def _parser_table() -> tuple[Parser | None, ...]:
     for etype, parser in PARSERS.items():
         table[etype] = parser
     return tuple(table)
+
+
+def _fast_paths(parsers: tuple[Parser | None, ...]) -> tuple[bytes, dict[int, tuple]]:
+    """The C loop's kinds with _FAST_PATH set, and the specs, for the event types whose
+    parser has a ``fast_path`` (what libscap._events does in C for that parser's
+    common case; a parser put in its place has none, so it always runs)."""
+    kinds = bytearray(_KINDS)
+    specs = {}
+    for etype, parser in PARSERS.items():
+        spec = getattr(parsers[etype], "fast_path", None)
+        if spec is not None:
+            specs[etype] = spec
+            kinds[etype] |= _FAST_PATH
+    return bytes(kinds), specs
 
 Listener = Callable[[SinspEvent], None]
 
@@ -101,7 +119,8 @@ class Inspector:
 
     #: what the C event loop reads or counts per event, at fixed offsets (the rest
     #: of the state lives in the instance __dict__)
-    __slots__ = ("_deferred", "_filter", "_next_purge", "_not_returned", "_parse_errors", "__dict__")
+    __slots__ = ("_deferred", "_filter", "_next_purge", "_not_returned", "_parse_errors", "_fd_to_remove",
+                 "_tid_to_remove", "__dict__")
 
     def __init__(self, max_threads: int = DEFAULT_MAX_THREADS,
                  thread_timeout_ns: int = DEFAULT_THREAD_TIMEOUT_NS,
@@ -288,8 +307,11 @@ class Inspector:
         in _parse_errors), purge when due (_purge, _next_purge), call the listeners, then
         count hidden, state-only and filtered-out events in _not_returned and return the
         others. ``_run_py`` is the same loop in Python (the reference; tests compare)."""
-        return SinspLoop(self, batches, self._sevt, self.threads.map, _parser_table(), _KINDS, self._listeners,
-                         self._missing_thread, _FDINFO_UNSET, _PARSE_ERRORS, ThreadInfo, state_only_mask)
+        parsers = _parser_table()
+        kinds, fast_specs = _fast_paths(parsers)
+        return SinspLoop(self, batches, self._sevt, self.threads.map, parsers, kinds, self._listeners,
+                         self._missing_thread, _FDINFO_UNSET, _PARSE_ERRORS, ThreadInfo, state_only_mask,
+                         fast_specs, _FDINFO_PROTOTYPE)
 
     def _run_py(self, batches: Iterable[Iterable[Event]], state_only_mask: int) -> Iterator[SinspEvent]:
         """``_run`` in Python: a generator over the source's batches, everything it needs

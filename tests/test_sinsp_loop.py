@@ -45,8 +45,16 @@ def _snapshot(insp: Inspector, path: Path, filt: str | None, use_py: bool, raise
 
             PARSERS.clear()
             PARSERS.update(saved)
-    state = sorted((t.tid, t.pid, t.comm, t.exepath, t.lastaccess_ts, sorted(t.fdtable)) for t in insp.threads)
+    state = sorted((t.tid, t.pid, t.comm, t.exepath, t.lastaccess_ts, _rows(t.fdtable)) for t in insp.threads)
     return out, seen, insp.stats(), state
+
+
+def _rows(fdtable) -> list[tuple]:
+    """Every value of every fd row: the C loop's fast paths (open, close) must make
+    the rows the Python parsers make."""
+    from libsinsp.fdinfo import FdInfo
+
+    return sorted((fd, tuple(repr(getattr(fi, slot)) for slot in FdInfo.__slots__)) for fd, fi in fdtable.items())
 
 
 @pytest.mark.parametrize("filt", [None, "evt.type in (open, openat, close, read)"])
@@ -103,3 +111,71 @@ def test_c_loop_over_iterables_and_bad_events() -> None:
         insp = Inspector()
         insp._start([[("not", "an", "event")]], None)
         insp.next()
+
+
+def _crafted_open_close_events() -> list:
+    """open/openat/openat2/close exits covering the C fast paths' common cases and
+    every case they leave to the Python parsers."""
+    import struct
+
+    from libscap.event import Event
+    from libscap.schema import PPME
+    from libsinsp.parsers._common import O_CLOEXEC, O_DIRECTORY
+
+    def fd(v):
+        return struct.pack("<q", v)
+
+    def u32(v):
+        return struct.pack("<I", v)
+
+    def path(p):
+        return p.encode() + b"\0"
+
+    open_x, openat_x, openat2_x, close_x = (PPME.SYSCALL_OPEN_X, PPME.SYSCALL_OPENAT_2_X, PPME.SYSCALL_OPENAT2_X,
+                                            PPME.SYSCALL_CLOSE_X)
+    ino = struct.pack("<Q", 77)
+    specs = [
+        (open_x, [fd(3), path("/etc/passwd"), u32(O_CLOEXEC), u32(0o644), u32(5), ino]),
+        (open_x, [fd(4), path("rel/x"), u32(0), u32(0), u32(5), ino]),  # relative: Python
+        (open_x, [fd(5), path("/a/./b//c/"), u32(0), u32(0), u32(5), ino]),  # not normal: Python
+        (open_x, [fd(6), path("/dev/null"), u32(0), u32(0), u32(5), b""]),  # no ino: dev kept
+        (open_x, [fd(7), b"", u32(0), u32(0), b"", b""]),  # no name: Python
+        (open_x, [fd(-2), path("/nope"), u32(0), u32(0), u32(0), ino]),  # failed: nothing
+        (open_x, [fd(8), path("/short")]),  # an old layout: Python
+        (openat_x, [fd(9), fd(-100), path("/tmp/d"), u32(O_DIRECTORY), u32(0), u32(9), b""]),  # dev 0
+        (openat_x, [fd(10), fd(9), path("inner"), u32(0), u32(0), u32(9), ino]),  # dirfd-relative: Python
+        (openat_x, [fd(11), b"", path("/x"), u32(0), u32(0), u32(9), ino]),  # no dirfd: Python
+        (openat2_x, [fd(12), fd(-100), path("/etc/hosts"), u32(O_CLOEXEC | O_DIRECTORY), u32(0), u32(0), u32(3), ino]),
+        (open_x, [fd(13), path("/" + "x" * 4095), u32(0), u32(0), u32(0), ino]),  # too long: Python
+        (close_x, [fd(0), fd(3)]),
+        (close_x, [fd(-9), fd(4)]),  # failed close: the row stays
+        (close_x, [fd(0), fd(99)]),  # an fd never seen
+        (close_x, [fd(0), b""]),  # no fd
+        (close_x, [fd(0)]),  # an old layout
+        (close_x, [fd(0), fd(6)]),
+        (close_x, [fd(0), fd(12)]),  # removals of consecutive closes
+        (open_x, [fd(3), path("/etc/group"), u32(0), u32(0), u32(1), ino]),  # the fd reused
+    ]
+    return [Event.build(1000 + i, 100, etype, params) for i, (etype, params) in enumerate(specs)]
+
+
+def test_c_fast_paths_equal_python_parsers() -> None:
+    """The C loop's open/close fast paths leave every fd row, event fd and fdinfo
+    exactly as the Python parsers do, case by case."""
+    events = _crafted_open_close_events()
+    runs = []
+    for use_py in (False, True):
+        insp = Inspector()
+        if use_py:
+            insp._run = insp._run_py  # type: ignore[method-assign]
+        insp.open_events([type(e)(*e) for e in events], convert=False)
+        per_event = []
+        while (s := insp.next()) is not None:
+            fi = s.fdinfo
+            per_event.append((s.evt[5], s.fd, None if fi is None else tuple(repr(getattr(fi, n)) for n in fi.__slots__)))
+        runs.append((per_event, sorted((t.tid, _rows(t.fdtable)) for t in insp.threads), insp.stats()))
+    assert runs[0] == runs[1]
+    rows = dict(dict(runs[0][1])[100])
+    assert "'/etc/group'" in rows[3]  # closed, then reopened
+    assert 6 not in rows and 12 not in rows and 4 in rows  # closed; a failed close keeps its row
+    assert rows[9][1:3] == ("'d'", "'/tmp/d'") and rows[9][6] == "0"  # a directory; no ino: dev 0

@@ -6,9 +6,11 @@ event's fields still describe it."""
 
 from __future__ import annotations
 
+from libscap._events import FAST_CLOSE
 from libscap.schema import FLAG_TABLES, PPME
 
 from libsinsp.fdinfo import FdInfo
+from libsinsp.fdinfo_lookup import FD_POSITION
 from libsinsp.parsers._common import O_CLOEXEC, add_fd, param
 
 _FCNTL = dict(FLAG_TABLES["fcntl_commands"])
@@ -24,6 +26,10 @@ def parse_close_exit(insp, sevt) -> None:
         return
     if sevt.fdinfo is not None:
         insp.remove_fd_later(t.tid, sevt.fd)
+
+
+#: the C loop's spec (libscap._events fast_close): where the closed fd is
+parse_close_exit.fast_path = (FAST_CLOSE, FD_POSITION[PPME.SYSCALL_CLOSE_X])
 
 
 def parse_close_range_exit(insp, sevt) -> None:

@@ -6,6 +6,7 @@ parse_memfd_create_exit, parse_pidfd_*_exit, parse_single_param_fd_exit."""
 
 from __future__ import annotations
 
+from libscap._events import FAST_OPEN
 from libscap.schema import FLAG_TABLES, PPME
 
 from libsinsp.fdinfo import FdInfo
@@ -15,6 +16,13 @@ from libsinsp.parsers._common import (
 )
 
 _CREAT = dict(FLAG_TABLES["creat_flags"])
+
+
+def _fast_open(name: int, flags: int, mode: int, dev: int, ino: int, dirfd: int, dev_needs_ino: bool) -> tuple:
+    """The C loop's spec for the parsers below (libscap._events fast_open): parameter
+    positions (dirfd -1: resolved against the cwd), the flag bits it reads, the type
+    letters, and whether dev counts only with an ino."""
+    return (FAST_OPEN, name, flags, mode, dev, ino, dirfd, O_DIRECTORY, O_CLOEXEC, "f", "d", dev_needs_ino)
 
 
 def _file(sevt, fd: int, name: str, fullpath: str, flags: int, mode: int, dev: int, ino: int) -> None:
@@ -33,6 +41,9 @@ def parse_open_exit(insp, sevt, evt, t, fd) -> None:
     name = param(evt, 1) or ""
     _file(sevt, fd, name, concatenate_paths(t.get_cwd(), name), param(evt, 2) or 0,
           param(evt, 3) or 0, param(evt, 4) or 0, param(evt, 5) or 0)
+
+
+parse_open_exit.fast_path = _fast_open(1, 2, 3, 4, 5, -1, False)
 
 
 _CREAT_DEV, _CREAT_INO, _CREAT_FLAGS = (pos("SYSCALL_CREAT_X", n) for n in ("dev", "ino", "creat_flags"))
@@ -59,6 +70,7 @@ def _openat(dev_i: int, ino_i: int):
         ino = param(evt, ino_i)
         _file(sevt, fd, name, fullpath, param(evt, 3) or 0, param(evt, 4) or 0,
               (param(evt, dev_i) or 0) if ino is not None else 0, ino or 0)
+    parse_openat_exit.fast_path = _fast_open(2, 3, 4, dev_i, ino_i, 1, True)
     return parse_openat_exit
 
 
