@@ -196,3 +196,25 @@ def test_machine_info_block(tmp_path: Path) -> None:
     with open_capture(path) as cap:
         assert cap.machine_info == MachineInfo(8, 2**33, 4194304, "host-a", 1700000000, 1, 0, 0)
         assert list(cap.events()) == []
+
+
+def test_join_bytes_makes_one_chunk_of_the_parts() -> None:
+    """The reader's chunk joiner (C): the parts' bytes in order, as the bytes subclass
+    asked for (with its own attributes), hashable like any bytes; anything but a
+    bytes subclass refused."""
+    import pytest
+
+    from libscap import _events
+
+    class Chunk(bytes):
+        pass
+
+    out = _events.join_bytes(Chunk, [b"ab", memoryview(b"xcdx")[1:3], bytearray(b"e"), b""])
+    assert type(out) is Chunk and out == b"abcde" and hash(out) == hash(b"abcde")
+    out.base = 7
+    assert out.base == 7
+    assert _events.join_bytes(Chunk, []) == b""
+    with pytest.raises(TypeError):
+        _events.join_bytes(bytearray, [b"a"])
+    with pytest.raises(TypeError):
+        _events.join_bytes(Chunk, ["text"])

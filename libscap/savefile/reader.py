@@ -198,7 +198,7 @@ class _Stream:
 
     def refill(self, chunk: _Chunk, pos: int, need: int) -> _Chunk:
         """A chunk starting at ``chunk[pos:]`` with at least ``need`` bytes, or fewer at end of stream."""
-        parts = [chunk[pos:]]
+        parts: list[Any] = [memoryview(chunk)[pos:]]
         have = len(parts[0])
         while have < need:
             if len(parts) > 1:
@@ -209,7 +209,7 @@ class _Stream:
             self.consumed += len(data)
             parts.append(data)
             have += len(data)
-        out = _Chunk(b"".join(parts))
+        out = _events.join_bytes(_Chunk, parts)
         out.path, out.gz, out.base = self.path, self.gz, chunk.base + pos
         return out
 
