@@ -23,6 +23,26 @@ static inline uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); re
 static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static inline uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
+/* The int objects of recently seen thread ids, direct-mapped by value: most events
+ * come from a few threads, and one shared (immutable) int saves an allocation and
+ * a free per event. Holds strong references, for the life of the process. */
+#define TID_CACHE 64
+static uint64_t tid_vals[TID_CACHE];
+static PyObject *tid_objs[TID_CACHE];
+
+static PyObject *tid_object(uint64_t tid)
+{
+    unsigned k = (unsigned)(tid % TID_CACHE);
+    if (tid_objs[k] && tid_vals[k] == tid)
+        return Py_NewRef(tid_objs[k]);
+    PyObject *o = PyLong_FromUnsignedLongLong(tid);
+    if (o) {
+        Py_XSETREF(tid_objs[k], Py_NewRef(o));
+        tid_vals[k] = tid;
+    }
+    return o;
+}
+
 /* cpu 0xFFFF is "unknown" in records from the live engine when a ring serves
  * several CPUs; the savefile keeps the stored value as is (see cpu_minus_one). */
 static PyObject *build(PyTypeObject *cls, PyObject *buf, const uint8_t *r, uint64_t off, int cpu_minus_one)
@@ -34,7 +54,7 @@ static PyObject *build(PyTypeObject *cls, PyObject *buf, const uint8_t *r, uint6
     PyObject *items[9] = {
         PyLong_FromUnsignedLongLong(off),
         PyLong_FromUnsignedLongLong(rd64(r + 8)),
-        PyLong_FromUnsignedLongLong(rd64(r + 16)),
+        tid_object(rd64(r + 16)),
         PyLong_FromUnsignedLong(rd32(r + 24)),
         PyLong_FromLong(rd16(r + 28)),
         PyLong_FromUnsignedLong(rd32(r + 30)),
@@ -1062,12 +1082,28 @@ fail:
     return NULL;
 }
 
+/* next(loop, None) without the builtin's frame and StopIteration: Inspector.next */
+static PyObject *loop_next_or_none(Loop *self, PyObject *unused)
+{
+    PyObject *r = loop_next(self);
+    if (r || PyErr_Occurred())
+        return r;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef loop_methods[] = {
+    {"next", (PyCFunction)loop_next_or_none, METH_NOARGS,
+     PyDoc_STR("next() -> the next SinspEvent, or None at the end")},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyTypeObject LoopType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "libscap._events.SinspLoop",
     .tp_doc = PyDoc_STR("SinspLoop(inspector, batches, sevt, threads_map, parsers, kinds, listeners, "
-                        "missing_thread, fdinfo_unset, parse_errors, threadinfo_type, state_only_mask): "
-                        "the Inspector's event loop (see _events.c)."),
+                        "missing_thread, fdinfo_unset, parse_errors, threadinfo_type, state_only_mask, "
+                        "fast_specs, fdinfo_prototype): the Inspector's event loop (see _events.c)."),
+    .tp_methods = loop_methods,
     .tp_basicsize = sizeof(Loop),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = loop_new,

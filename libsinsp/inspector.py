@@ -297,7 +297,8 @@ class Inspector:
     def _set_loop(self, loop: Iterator[SinspEvent]) -> None:
         self._loop = loop
         # the instance's ``next``: ``next(loop, None)`` with no Python frame per call
-        self.next = partial(next, loop, None)  # type: ignore[method-assign]
+        # (the C loop's own next(): not even the builtin's)
+        self.next = getattr(loop, "next", None) or partial(next, loop, None)  # type: ignore[method-assign]
 
     def _run(self, batches: Iterable[Iterable[Event]], state_only_mask: int) -> Iterator[SinspEvent]:
         """The event loop over the source's batches, in C (libscap._events.SinspLoop): per
