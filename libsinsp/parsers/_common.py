@@ -3,6 +3,7 @@ by name, path concatenation as upstream normalizes it, and fd-name text."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable
 
 from libscap._events import EventBase
@@ -149,29 +150,25 @@ def cgroup_pairs(items) -> tuple[tuple[str, str], ...] | None:
     return tuple(out)
 
 
-_cgroups_cache: dict[bytes, tuple[tuple[str, str], ...] | None] = {}
-
-
 def split_cgroups(raw: bytes | None) -> tuple[tuple[str, str], ...] | None:
-    """The cgroups parameter ("subsys=path" NUL-separated) as ``cgroup_pairs``; cached
-    (bounded): every process of a container or service has the same ones."""
-    if not raw:
-        return None
-    b = bytes(raw)
-    pairs = _cgroups_cache.get(b, _cgroups_cache)
-    if pairs is _cgroups_cache:
-        text = b[:-1] if b.endswith(b"\0") else b
-        pairs = cgroup_pairs(text.decode("utf-8", "surrogateescape").split("\0"))
-        if len(_cgroups_cache) < 1024:
-            _cgroups_cache[b] = pairs
-    return pairs
+    """The cgroups parameter ("subsys=path" NUL-separated) as ``cgroup_pairs``."""
+    return _cgroups_of(bytes(raw)) if raw else None
 
 
 def split_strings(raw: bytes | None) -> tuple[str, ...]:
     """A NUL-separated BYTEBUF (args, env) as a tuple of str."""
-    if not raw:
-        return ()
-    b = bytes(raw)
+    return _strings_of(bytes(raw)) if raw else ()
+
+
+# Cached (bounded): every process of a container or service has the same cgroups,
+# and the same programs run with the same arguments and environment over and over.
+@lru_cache(maxsize=1024)
+def _cgroups_of(b: bytes) -> tuple[tuple[str, str], ...] | None:
+    return cgroup_pairs(_strings_of(b))
+
+
+@lru_cache(maxsize=1024)
+def _strings_of(b: bytes) -> tuple[str, ...]:
     if b.endswith(b"\0"):
         b = b[:-1]
     return tuple(s.decode("utf-8", "surrogateescape") for s in b.split(b"\0"))

@@ -24,6 +24,8 @@ address differs from an equal exit address).
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
+from typing import Callable
 
 from libscap.params import AF_INET, AF_INET6, AF_UNIX
 from libscap.schema import PPME
@@ -40,30 +42,16 @@ _ZERO4 = ipaddress.IPv4Address(0)
 _ZERO6 = ipaddress.IPv6Address(0)
 _LOOPBACK4 = ipaddress.IPv4Address("127.0.0.1")
 _LOOPBACK6 = ipaddress.IPv6Address("::1")
-_ip_cache: dict[str, ipaddress.IPv4Address | ipaddress.IPv6Address] = {}
 
 
+@lru_cache(maxsize=4096)
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     """An address from its text (cached: the same few addresses come back all the time)."""
-    ip = _ip_cache.get(text)
-    if ip is None:
-        ip = ipaddress.ip_address(text)
-        if len(_ip_cache) < 4096:
-            _ip_cache[text] = ip
-    return ip
+    return ipaddress.ip_address(text)
 
 
-_ip_text_cache: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str] = {}
-
-
-def _ip_text(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    """str(ip), cached as _ip is (an IPv6 address takes ~10 us to format)."""
-    text = _ip_text_cache.get(ip)
-    if text is None:
-        text = str(ip)
-        if len(_ip_text_cache) < 4096:
-            _ip_text_cache[ip] = text
-    return text
+#: str(ip), cached as _ip is (an IPv6 address takes ~10 us to format)
+_ip_text: Callable[[ipaddress.IPv4Address | ipaddress.IPv6Address], str] = lru_cache(maxsize=4096)(str)
 
 
 def _l4proto(stype: int, proto: int) -> str:
