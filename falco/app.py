@@ -22,7 +22,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,7 +247,6 @@ class Daemon:
         wake: list[int] = []
         self._wakes.append(wake)
         engine = self.engine
-        process = engine.process_event
         rule_match = alerts.rule_match
         sources = frozenset(self.plugins.sources)
         # replay: each event's own source, named by the plugin manager's listener; with no
@@ -256,12 +255,16 @@ class Daemon:
         per_event_source = not source and bool(self.plugins.configs)
         foreign = PPME_PLUGINEVENT_E if not source and not per_event_source else -1
         source = source or SYSCALL_SOURCE
+        # per source, event code -> the engine's matcher (one subscript per event)
+        tables: dict[str, Mapping[int, Any]] = {}
+        no_matches: list[Match] = []
         lock = self._lock
         first_ts = 0
         n = reported = 0
         next_ts = 0  # the periodic work runs at the first event
         failed = False
         try:
+            table = engine.matcher_table(source) if not per_event_source else {}
             for sevt in insp:
                 n += 1
                 evt = sevt.evt
@@ -273,7 +276,8 @@ class Daemon:
                         break
                     if self.engine is not engine:  # SIGHUP: the new rules from this event on
                         engine = self.engine
-                        process = engine.process_event
+                        tables.clear()
+                        table = engine.matcher_table(source)
                     with lock:
                         self.num_evts += n - reported
                     reported = n
@@ -297,15 +301,22 @@ class Daemon:
                     if src not in sources:
                         self.exit_code, self.error, failed = 1, unknown_source_error(evt), True
                         break
-                    matches = process(sevt, src)
+                    t = tables.get(src)
+                    if t is None:
+                        t = tables[src] = engine.matcher_table(src)
+                    fn = t[evt[5]]  # Event.type
+                elif evt[5] == foreign:
+                    self.exit_code, self.error, failed = 1, unknown_source_error(evt), True
+                    break
                 else:
-                    if evt[5] == foreign:  # Event.type
-                        self.exit_code, self.error, failed = 1, unknown_source_error(evt), True
-                        break
-                    matches = process(sevt, source)
-                if matches:
+                    fn = table[evt[5]]
+                rules = fn(sevt) if fn is not None else None
+                if rules:
+                    matches = engine.matches(rules, sevt)
                     for m in matches:
                         rule_match(m)
+                else:
+                    matches = no_matches
                 if dumps is not None:
                     dumps.process(sevt, matches)
         except Exception as e:  # a capture failure ends the run with a message

@@ -21,7 +21,7 @@ from falco_engine.evttypes import ALL_NAMES, syscalls_of
 from falco_engine.items import PRIORITIES, Collector, PluginRequirement, parse_priority
 from falco_engine.loader import Reader
 from falco_engine.results import Context, ErrorCode, LoadResult
-from falco_engine.ruleset import Ruleset
+from falco_engine.ruleset import Matcher, Ruleset
 from falco_engine.version import ENGINE_VERSION, Version
 from libsinsp.filter import FilterError, parse
 from libsinsp.filter.fields import FieldRegistry
@@ -221,14 +221,25 @@ class Engine:
     def process_event(self, sevt: Any, source: str = SYSCALL_SOURCE, ruleset: int = 0) -> list[Match]:
         """Rules of ``source`` matching ``sevt`` (first or all, per rule_matching). An
         event no enabled rule can match costs two dict lookups."""
-        evt = sevt.evt
+        fn = self.matcher_table(source, ruleset)[sevt.evt.type]
+        rules = fn(sevt) if fn is not None else None
+        return self.matches(rules, sevt) if rules else []
+
+    def matcher_table(self, source: str = SYSCALL_SOURCE, ruleset: int = 0) -> Mapping[int, Matcher | None]:
+        """Event code -> the function returning the rules (CompiledRule) an event of that
+        code matches, None where no enabled rule can: what process_event looks events
+        up in, for a caller's own per-event loop (falco's capture loop: one subscript
+        per event). Valid until the next load, add_source or set_rule_matching."""
         try:
-            table = self._matchers[source, ruleset]
+            return self._matchers[source, ruleset]
         except KeyError:
             table = self._matchers[source, ruleset] = self._rulesets[source].matchers(ruleset, self._first)
-        fn = table[evt.type]
-        rules = fn(sevt) if fn is not None else None
-        return [self._match(r, sevt, evt.ts) for r in rules] if rules else []
+            return table
+
+    def matches(self, rules: Iterable[CompiledRule], sevt: Any) -> list[Match]:
+        """The Match (alert) of each of ``rules`` (what a matcher returned) for ``sevt``."""
+        ts = sevt.evt.ts
+        return [self._match(r, sevt, ts) for r in rules]
 
     @staticmethod
     def _match(r: CompiledRule, sevt: Any, ts: int) -> Match:
