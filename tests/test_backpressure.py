@@ -198,20 +198,24 @@ def test_falco_replay_not_slowed_by_stuck_outputs(tmp_path: Path, capture: tuple
              "-o", "http_output.keep_alive=true",
              "-o", "program_output.enabled=true", "-o", "program_output.keep_alive=true",
              "-o", "program_output.program=sleep 600"]
+    # the file output alone with falco's default queue bound: 10,000 alerts come in a
+    # fraction of a second, a burst a 1,000-alert queue may overflow (counted) while its
+    # writer waits for the interpreter; the stuck runs keep 1,000 (their drops are checked)
+    plain = ["-o", "outputs_queue.capacity=0"]
     runs: dict[str, list[dict]] = {"plain": [], "stuck": []}
     for i in range(2):  # interleaved, so that machine noise hits both
-        runs["plain"].append(_replay(tmp_path / f"plain{i}", scap, rules, []))
+        runs["plain"].append(_replay(tmp_path / f"plain{i}", scap, rules, plain))
         runs["stuck"].append(_replay(tmp_path / f"stuck{i}", scap, rules, stuck))
     expected = 10_000  # every 4th of 40000 opens
     for kind, rs in runs.items():
         for r in rs:
             print(kind, {k: v for k, v in r.items() if k != "stderr"})
             assert r["alerts"] == expected, (kind, r["alerts"])  # the file output got every alert
-    plain = max(r["eps"] for r in runs["plain"])
+    plain_eps = max(r["eps"] for r in runs["plain"])
     stuck_eps = max(r["eps"] for r in runs["stuck"])
-    print(f"events/s best of 2: file only {plain:.0f}, file + stuck http + stuck program {stuck_eps:.0f}"
-          f" ({100 * stuck_eps / plain:.0f} %)")
-    assert stuck_eps >= 0.8 * plain
+    print(f"events/s best of 2: file only {plain_eps:.0f}, file + stuck http + stuck program {stuck_eps:.0f}"
+          f" ({100 * stuck_eps / plain_eps:.0f} %)")
+    assert stuck_eps >= 0.8 * plain_eps
     for r in runs["plain"]:
         assert r["queue_drops"] == 0 and r["metrics_drops"] == 0
     for r in runs["stuck"]:

@@ -21,27 +21,37 @@ class FileOutput(Output):
         self._buffered = buffered
         self._f: TextIO | None = None
 
+    def _open_fd(self) -> int:
+        try:
+            # created 0600: alerts name users, files and commands; others may not read them
+            return os.open(self._filename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as e:
+            raise OSError(f"failed to open output file {self._filename}: {e.strerror}") from None
+
     def _open(self) -> TextIO:
         if self._f is None:
-            try:
-                # created 0600: alerts name users, files and commands; others may not read them
-                fd = os.open(self._filename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-                self._f = open(fd, "a", encoding="utf-8", errors="backslashreplace", buffering=-1 if self._buffered else 1)
-            except OSError as e:
-                raise OSError(f"failed to open output file {self._filename}: {e.strerror}") from None
+            self._f = open(self._open_fd(), "a", encoding="utf-8", errors="backslashreplace",
+                           buffering=-1 if self._buffered else 1)
         return self._f
 
     def write(self, msg: Message) -> None:
-        f = self._open()
-        f.write(msg.text + "\n")
-        if not self._keep_alive:
-            self.close()
+        self.write_many([msg])
 
     def write_many(self, msgs: list[Message]) -> None:
-        f = self._open()
-        f.write("".join(m.text + "\n" for m in msgs))
-        if not self._keep_alive:
-            self.close()
+        text = "".join(m.text + "\n" for m in msgs)
+        if self._keep_alive:
+            self._open().write(text)
+            return
+        # open, write, close: three calls into the kernel and no more (a text file
+        # object adds a few), as each lets the capture thread take the interpreter
+        # back for a switch interval
+        data = memoryview(text.encode("utf-8", "backslashreplace"))
+        fd = self._open_fd()
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+        finally:
+            os.close(fd)
 
     def reopen(self) -> None:
         self.close()
