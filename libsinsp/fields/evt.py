@@ -85,18 +85,28 @@ def _category(sevt: "SinspEvent") -> str:
         return "unknown"
 
 
+#: open-family event type -> the position of its flags parameter
+_OPEN_FLAGS_AT = {t: 3 if t in _NEW_OPENS else 2 for t in _OPENS}
+
+
 def _open_flag(field: str) -> Callable[["SinspEvent"], bool]:
+    if field in ("read", "write"):
+        bit = PPM_O_RDONLY if field == "read" else PPM_O_WRONLY
+
+        def extract_bit(sevt: "SinspEvent") -> bool:
+            evt = sevt.evt
+            idx = _OPEN_FLAGS_AT.get(evt.type)
+            return idx is not None and idx < evt.nparams and bool((evt.param(idx) or 0) & bit)
+
+        return extract_bit
+
     def extract(sevt: "SinspEvent") -> bool:
         evt = sevt.evt
-        if evt.type not in _OPENS:
+        idx = _OPEN_FLAGS_AT.get(evt.type)
+        if idx is None:
             return False
-        idx = 3 if evt.type in _NEW_OPENS else 2
         flags = evt.param(idx) if idx < evt.nparams else None
         flags = flags or 0
-        if field == "read":
-            return bool(flags & PPM_O_RDONLY)
-        if field == "write":
-            return bool(flags & PPM_O_WRONLY)
         if field == "create":
             if flags & PPM_O_F_CREATED:
                 return True
