@@ -29,6 +29,11 @@ its reader, in C too): libscap._events.SinspLoop, with ``Inspector._run_py``
 the same loop in Python as the reference (tests/test_sinsp_loop.py compares
 them); per-type facts are indexes into tables, and an event that changes no
 state costs a thread lookup and a few slot stores (~300 -> ~130 ns per event).
+The most frequent state changes, a successful open of an absolute path and a
+close, are done in the loop itself for the parsers that declare a
+``fast_path`` (everything else, and their uncommon cases, goes to the Python
+parser). With those, a 1M-record capture replays ~1.06-1.1x as fast as
+``sysdig -r`` on it (benchmarks/test_sinsp_inspector.py).
 """
 
 from __future__ import annotations
