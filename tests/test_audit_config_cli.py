@@ -133,3 +133,40 @@ def test_bad_option_values_are_clean_errors(rules: Path, option: str, key: str, 
     assert r.stderr.startswith(f"Error: Invalid configuration: key '{key}'"), r.stderr
     assert why in r.stderr
     assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+TWO_RULES = """
+- rule: cat run
+  desc: cat executed
+  condition: evt.type = execve and proc.name = cat
+  output: "cat ran (pid=%proc.pid cmd=%proc.cmdline)"
+  priority: WARNING
+- rule: any execve
+  desc: any exec
+  condition: evt.type = execve
+  output: "exec (proc=%proc.name)"
+  priority: NOTICE
+"""
+
+
+@pytest.mark.parametrize(("matching", "expected"), [
+    ("first", ["Warning cat ran (pid=20072 cmd=cat /dev/null)"]),
+    ("all", ["Warning cat ran (pid=20072 cmd=cat /dev/null)", "Notice exec (proc=cat)"]),
+])
+def test_rule_matching(tmp_path: Path, matching: str, expected: list[str]) -> None:
+    p = tmp_path / "two.yaml"
+    p.write_text(TWO_RULES)
+    r = replay(CAT, "-r", str(p), "-o", f"rule_matching={matching}")
+    assert r.returncode == 0, r.stderr
+    alerts = [line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("16:17:57")]
+    assert alerts == expected
+    assert f"Events detected: {len(expected)}\n" in r.stdout
+
+
+def test_stdout_output_disabled_keeps_the_summary(rules: Path, tmp_path: Path) -> None:
+    out = tmp_path / "events.txt"
+    r = replay(CAT, "-r", str(rules), "-o", "stdout_output.enabled=false", "-o", "file_output.enabled=true",
+               "-o", f"file_output.filename={out}", "-o", "buffered_outputs=true")
+    assert r.returncode == 0, r.stderr
+    assert "cat ran" not in r.stdout and "Events detected: 1\n" in r.stdout
+    assert out.read_text().endswith(f"Warning {ALERT_TEXT}\n")  # buffered output still flushed at exit
