@@ -141,6 +141,7 @@ TWO_RULES = """
   condition: evt.type = execve and proc.name = cat
   output: "cat ran (pid=%proc.pid cmd=%proc.cmdline)"
   priority: WARNING
+  tags: [proc]
 - rule: any execve
   desc: any exec
   condition: evt.type = execve
@@ -170,3 +171,23 @@ def test_stdout_output_disabled_keeps_the_summary(rules: Path, tmp_path: Path) -
     assert r.returncode == 0, r.stderr
     assert "cat ran" not in r.stdout and "Events detected: 1\n" in r.stdout
     assert out.read_text().endswith(f"Warning {ALERT_TEXT}\n")  # buffered output still flushed at exit
+
+
+CAT_RAN, EXEC = "Warning cat ran (pid=20072 cmd=cat /dev/null)", "Notice exec (proc=cat)"
+
+
+@pytest.mark.parametrize(("selection", "expected"), [
+    ([], [CAT_RAN, EXEC]),
+    (["rules[].disable.rule=any execve"], [CAT_RAN]),
+    (["rules[].disable.rule=*execve"], [CAT_RAN]),  # wildcard
+    (["rules[].disable.rule=*", "rules[].enable.rule=any execve"], [EXEC]),  # applied in order
+    (["rules[].disable.tag=proc"], [EXEC]),
+    (["rules[].disable.rule=no such rule"], [CAT_RAN, EXEC]),
+])
+def test_rules_selection_from_options(tmp_path: Path, selection: list[str], expected: list[str]) -> None:
+    p = tmp_path / "two.yaml"
+    p.write_text(TWO_RULES)
+    opts = [x for sel in selection for x in ("-o", sel)]
+    r = replay(CAT, "-r", str(p), "-o", "rule_matching=all", *opts)
+    assert r.returncode == 0, r.stderr
+    assert [line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("16:17:57")] == expected
