@@ -191,3 +191,18 @@ def test_rules_selection_from_options(tmp_path: Path, selection: list[str], expe
     r = replay(CAT, "-r", str(p), "-o", "rule_matching=all", *opts)
     assert r.returncode == 0, r.stderr
     assert [line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("16:17:57")] == expected
+
+
+def test_verbose_prints_the_event_count(rules: Path) -> None:
+    from libsinsp.inspector import Inspector
+
+    insp = Inspector()
+    insp.open_file(CAT)
+    expected = sum(1 for _ in insp)  # what the library delivers, counted independently of falco
+    insp.close()
+    quiet = replay(CAT, "-r", str(rules))
+    r = replay(CAT, "-r", str(rules), "-v")
+    assert r.returncode == 0, r.stderr
+    assert f", Captured Events: {expected}, " in r.stderr
+    assert "Captured Events" not in quiet.stderr
+    assert "Driver Events" not in r.stderr  # no driver in a replay
