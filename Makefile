@@ -5,7 +5,7 @@
 #   make test  run the whole test suite
 PYTHON ?= python3
 CAPTURE ?=
-APT_PACKAGES = clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool cmake make gcc pkg-config sysdig
+APT_PACKAGES = clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool cmake make gcc pkg-config sysdig openssl
 
 .PHONY: deps install run test bench
 
