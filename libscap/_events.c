@@ -668,11 +668,14 @@ static int fast_close(Loop *self, PyObject *evt, PyObject *tinfo, PyObject *spec
         return 1; /* a failed close (or none) changes nothing */
     uint64_t nparams;
     long fd_pos = PyLong_AsLong(PyTuple_GET_ITEM(spec, 1));
+    if (fd_pos == -1 && PyErr_Occurred())
+        return -1;
     if (item_u64(evt, 6, &nparams) || fd_pos < 0 || (uint64_t)fd_pos >= nparams)
         return 0;
     PyObject *fdtable = *(PyObject **)((char *)tinfo + self->off_t_fdtable);
+    PyObject *tid = *(PyObject **)((char *)tinfo + self->off_t_tid);
     PyObject *pending = *(PyObject **)((char *)self->insp + self->off_fd_to_remove);
-    if (!fdtable || !PyDict_CheckExact(fdtable) || pending != Py_None)
+    if (!fdtable || !PyDict_CheckExact(fdtable) || !tid || pending != Py_None)
         return 0;
     PyObject *fd = opt_param_at(evt, fd_pos);
     if (!fd) {
@@ -692,7 +695,7 @@ static int fast_close(Loop *self, PyObject *evt, PyObject *tinfo, PyObject *spec
     set_slot(self->sevt, self->off_fd, fd);
     set_slot(self->sevt, self->off_fdinfo, fi ? fi : Py_None);
     if (fi) {
-        PyObject *pair = PyTuple_Pack(2, *(PyObject **)((char *)tinfo + self->off_t_tid), fd);
+        PyObject *pair = PyTuple_Pack(2, tid, fd);
         if (!pair) {
             Py_DECREF(fd);
             return -1;
@@ -802,7 +805,7 @@ static int fast_open(Loop *self, PyObject *evt, PyObject *tinfo, PyObject *spec)
     if (!name || !normal_absolute(name) || (pos[5] >= 0 && vals[6] == Py_None))
         goto out;
     if (vals[5] == Py_None && PyObject_IsTrue(PyTuple_GET_ITEM(spec, 11)))
-        Py_SETREF(vals[4], Py_NewRef(Py_None)); /* dev 0 below */
+        Py_XSETREF(vals[4], Py_NewRef(Py_None)); /* dev 0 below */
     Py_ssize_t base_len = 1; /* "." for a dirfd-relative call with an absolute name */
     if (pos[5] < 0) {
         PyObject *fs = *(PyObject **)((char *)tinfo + self->off_t_fs);
