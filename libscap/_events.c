@@ -401,6 +401,20 @@ static PyTypeObject EventBase = {
  * accessed at their member offsets (read from their types once): no dict
  * lookup by name per event. */
 
+/* A fast path's spec (see fast_close, fast_open), read once when the loop is made
+ * from the (kind, ...) tuple the Python parser declares as its fast_path. */
+typedef struct {
+    long etype;
+    int kind;
+    long pos[6];                        /* close: fd; open: name, flags, mode, dev, ino, dirfd */
+    unsigned long long o_directory, o_cloexec;
+    PyObject *type_f, *type_d;          /* borrowed from the specs dict the loop holds */
+    int dev_needs_ino;
+} FastSpec;
+
+#define MAX_FAST 16
+enum { FAST_CLOSE = 1, FAST_OPEN = 2 };
+
 typedef struct {
     PyObject_HEAD
     PyObject *insp, *batches, *cur, *cur_iter, *sevt, *tmap, *parsers, *kinds, *listeners;
@@ -409,9 +423,12 @@ typedef struct {
     /* the Inspector's slots */
     Py_ssize_t off_deferred, off_filter, off_next_purge, off_not_returned, off_parse_errors;
     Py_ssize_t off_fd_to_remove, off_tid_to_remove;
-    /* the fast paths (see fast_close, fast_open): per event type a spec tuple, the
-     * FdInfo prototype new rows copy, the offsets of FdInfo's and ThreadInfo's slots */
+    /* the fast paths (see fast_close, fast_open): their specs (the dict they are read
+     * from owns the objects they point to), the FdInfo prototype new rows copy, the
+     * offsets of FdInfo's and ThreadInfo's slots */
     PyObject *fast_specs, *fdinfo_proto;
+    FastSpec fast[MAX_FAST];
+    int n_fast;
     Py_ssize_t n_fdi_slots, fdi_slots[32];
     Py_ssize_t off_fdi_fd, off_fdi_type, off_fdi_name, off_fdi_nameraw, off_fdi_openflags, off_fdi_mode,
         off_fdi_dev, off_fdi_ino, off_fdi_cloexec, off_t_tid, off_t_fdtable, off_t_fs;
@@ -453,6 +470,60 @@ static inline void set_slot(PyObject *o, Py_ssize_t off, PyObject *v)
     Py_XDECREF(old);
 }
 
+/* One spec tuple into a FastSpec; -1 with ValueError for a malformed one. */
+static int fast_read_spec(FastSpec *f, PyObject *etype, PyObject *spec)
+{
+    Py_ssize_t n = PyTuple_Check(spec) ? PyTuple_GET_SIZE(spec) : 0;
+    f->etype = PyLong_AsLong(etype);
+    f->kind = n ? (int)PyLong_AsLong(PyTuple_GET_ITEM(spec, 0)) : 0;
+    if (PyErr_Occurred())
+        return -1;
+    int npos = f->kind == FAST_CLOSE ? 1 : 6;
+    if (!((f->kind == FAST_CLOSE && n == 2) || (f->kind == FAST_OPEN && n == 12))) {
+        PyErr_Format(PyExc_ValueError, "malformed fast path spec for event type %ld", f->etype);
+        return -1;
+    }
+    for (int i = 0; i < 6; i++)
+        f->pos[i] = i < npos ? PyLong_AsLong(PyTuple_GET_ITEM(spec, i + 1)) : -1;
+    if (f->kind == FAST_OPEN) {
+        f->o_directory = PyLong_AsUnsignedLongLongMask(PyTuple_GET_ITEM(spec, 7));
+        f->o_cloexec = PyLong_AsUnsignedLongLongMask(PyTuple_GET_ITEM(spec, 8));
+        f->type_f = PyTuple_GET_ITEM(spec, 9);
+        f->type_d = PyTuple_GET_ITEM(spec, 10);
+        f->dev_needs_ino = PyObject_IsTrue(PyTuple_GET_ITEM(spec, 11));
+    }
+    if (PyErr_Occurred())
+        return -1;
+    /* close: the fd; open: flags, mode, dev and ino (name and dirfd may be absent: -1) */
+    for (int i = f->kind == FAST_CLOSE ? 0 : 1; i < (f->kind == FAST_CLOSE ? 1 : 5); i++)
+        if (f->pos[i] < 0) {
+            PyErr_Format(PyExc_ValueError, "fast path spec for event type %ld lacks a position", f->etype);
+            return -1;
+        }
+    return 0;
+}
+
+static int fast_read_specs(Loop *self)
+{
+    PyObject *etype, *spec;
+    Py_ssize_t it = 0;
+    self->n_fast = 0;
+    while (PyDict_Next(self->fast_specs, &it, &etype, &spec)) {
+        if (self->n_fast == MAX_FAST) {
+            PyErr_SetString(PyExc_ValueError, "too many fast paths");
+            return -1;
+        }
+        if (fast_read_spec(&self->fast[self->n_fast++], etype, spec) < 0) {
+            if (!PyErr_ExceptionMatches(PyExc_ValueError)) { /* an item of the wrong type */
+                PyErr_Clear();
+                PyErr_Format(PyExc_ValueError, "malformed fast path spec for event type %S", etype);
+            }
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The offsets the fast paths use: every __slots__ member of FdInfo (a new row is
  * a copy of the prototype, then its own values) and the ThreadInfo members. */
 static int fast_init(Loop *self, PyTypeObject *ttype)
@@ -491,7 +562,7 @@ static int fast_init(Loop *self, PyTypeObject *ttype)
         (self->off_t_fdtable = member_offset(ttype, "fdtable")) < 0 ||
         (self->off_t_fs = member_offset(ttype, "_fs")) < 0)
         return -1;
-    return 0;
+    return fast_read_specs(self);
 }
 
 static PyObject *loop_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
@@ -622,8 +693,6 @@ static PyObject *next_raw(Loop *self)
  * 0 to leave the event to the Python parser (an uncommon case, or a parameter
  * that does not decode: the parser then raises its own error), -1 on a failure
  * to propagate. */
-enum { FAST_CLOSE = 1, FAST_OPEN = 2 };
-
 /* opt_param(i) of an event (new reference; NULL with an error set) */
 static PyObject *opt_param_at(PyObject *evt, long i)
 {
@@ -653,7 +722,7 @@ static int int_sign(PyObject *v)
 
 /* parse_close_exit: on success, the closed fd's row (the event's fdinfo, as
  * SinspEvent.fdinfo finds it) is removed before the next event (remove_fd_later) */
-static int fast_close(Loop *self, PyObject *evt, PyObject *tinfo, PyObject *spec)
+static int fast_close(Loop *self, PyObject *evt, PyObject *tinfo, const FastSpec *spec)
 {
     PyObject *res = opt_param_at(evt, 0);
     if (!res) {
@@ -667,9 +736,7 @@ static int fast_close(Loop *self, PyObject *evt, PyObject *tinfo, PyObject *spec
     if (sign < 0)
         return 1; /* a failed close (or none) changes nothing */
     uint64_t nparams;
-    long fd_pos = PyLong_AsLong(PyTuple_GET_ITEM(spec, 1));
-    if (fd_pos == -1 && PyErr_Occurred())
-        return -1;
+    long fd_pos = spec->pos[0];
     if (item_u64(evt, 6, &nparams) || fd_pos < 0 || (uint64_t)fd_pos >= nparams)
         return 0;
     PyObject *fdtable = *(PyObject **)((char *)tinfo + self->off_t_fdtable);
@@ -768,22 +835,18 @@ static PyObject *new_fdinfo(Loop *self)
 
 /* The open family's exit (parse_open_exit, parse_openat_exit) for a successful
  * open of an absolute, already normal path: a file or directory row at the
- * returned fd. spec: (FAST_OPEN, name, flags, mode, dev, ino, dirfd positions
- * (dirfd -1: the path would be resolved against the cwd), O_DIRECTORY, O_CLOEXEC,
- * "f", "d", dev_needs_ino: dev is 0 when ino is empty). */
-static int fast_open(Loop *self, PyObject *evt, PyObject *tinfo, PyObject *spec)
+ * returned fd. The spec's positions: name, flags, mode, dev, ino, dirfd (-1: the
+ * path would be resolved against the cwd); dev_needs_ino: dev is 0 when ino is
+ * empty. */
+static int fast_open(Loop *self, PyObject *evt, PyObject *tinfo, const FastSpec *spec)
 {
-    long pos[6];
+    const long *pos = spec->pos;
     uint64_t nparams;
-    if (PyTuple_GET_SIZE(spec) != 12 || item_u64(evt, 6, &nparams))
+    if (item_u64(evt, 6, &nparams))
         return 0;
-    for (int i = 0; i < 6; i++) {
-        pos[i] = PyLong_AsLong(PyTuple_GET_ITEM(spec, i + 1));
-        if (pos[i] == -1 && PyErr_Occurred())
-            return -1;
+    for (int i = 0; i < 6; i++)
         if (pos[i] >= 0 && (uint64_t)pos[i] >= nparams)
             return 0; /* an older layout: the Python parser's defaults */
-    }
     if (nparams < 1)
         return 0;
     PyObject *vals[7] = {NULL}; /* fd, name, flags, mode, dev, ino, dirfd */
@@ -804,7 +867,7 @@ static int fast_open(Loop *self, PyObject *evt, PyObject *tinfo, PyObject *spec)
     PyObject *name = vals[1];
     if (!name || !normal_absolute(name) || (pos[5] >= 0 && vals[6] == Py_None))
         goto out;
-    if (vals[5] == Py_None && PyObject_IsTrue(PyTuple_GET_ITEM(spec, 11)))
+    if (vals[5] == Py_None && spec->dev_needs_ino)
         Py_XSETREF(vals[4], Py_NewRef(Py_None)); /* dev 0 below */
     Py_ssize_t base_len = 1; /* "." for a dirfd-relative call with an absolute name */
     if (pos[5] < 0) {
@@ -815,12 +878,7 @@ static int fast_open(Loop *self, PyObject *evt, PyObject *tinfo, PyObject *spec)
     }
     if (base_len + PyUnicode_GET_LENGTH(name) + 1 > 4096)
         goto out; /* concatenate_paths' too-long name */
-    for (int i = 2; i <= 5; i++) {
-        if (!vals[i]) {
-            ret = -1;
-            PyErr_SetString(PyExc_ValueError, "the open fast path needs flags, mode, dev and ino positions");
-            goto out;
-        }
+    for (int i = 2; i <= 5; i++) { /* present: fast_read_spec checked their positions */
         if (vals[i] == Py_None) {
             Py_SETREF(vals[i], PyLong_FromLong(0));
             if (!vals[i]) {
@@ -835,26 +893,20 @@ static int fast_open(Loop *self, PyObject *evt, PyObject *tinfo, PyObject *spec)
     if (!fdtable || !PyDict_CheckExact(fdtable))
         goto out;
     unsigned long long flags = PyLong_AsUnsignedLongLongMask(vals[2]);
-    unsigned long long o_directory = PyLong_AsUnsignedLongLongMask(PyTuple_GET_ITEM(spec, 7));
-    unsigned long long o_cloexec = PyLong_AsUnsignedLongLongMask(PyTuple_GET_ITEM(spec, 8));
-    if (PyErr_Occurred()) {
-        ret = -1;
-        goto out;
-    }
     PyObject *fdi = new_fdinfo(self);
     if (!fdi) {
         ret = -1;
         goto out;
     }
     set_slot(fdi, self->off_fdi_fd, vals[0]);
-    set_slot(fdi, self->off_fdi_type, PyTuple_GET_ITEM(spec, (flags & o_directory) ? 10 : 9));
+    set_slot(fdi, self->off_fdi_type, (flags & spec->o_directory) ? spec->type_d : spec->type_f);
     set_slot(fdi, self->off_fdi_name, name);
     set_slot(fdi, self->off_fdi_nameraw, name);
     set_slot(fdi, self->off_fdi_openflags, vals[2]);
     set_slot(fdi, self->off_fdi_mode, vals[3]);
     set_slot(fdi, self->off_fdi_dev, vals[4]);
     set_slot(fdi, self->off_fdi_ino, vals[5]);
-    set_slot(fdi, self->off_fdi_cloexec, (flags & o_cloexec) ? Py_True : Py_False);
+    set_slot(fdi, self->off_fdi_cloexec, (flags & spec->o_cloexec) ? Py_True : Py_False);
     if (PyDict_SetItem(fdtable, vals[0], fdi) < 0) {
         Py_DECREF(fdi);
         ret = -1;
@@ -873,22 +925,18 @@ out:
     return ret;
 }
 
-/* the fast path registered for the event's type, if any: 1 done, 0 not, -1 failure */
-static int run_fast(Loop *self, PyObject *evt)
+/* the fast path of the event's type, if it has one: 1 done, 0 not, -1 failure */
+static int run_fast(Loop *self, long etype, PyObject *evt)
 {
+    const FastSpec *spec = NULL;
+    for (int i = 0; i < self->n_fast && !spec; i++)
+        if (self->fast[i].etype == etype)
+            spec = &self->fast[i];
     PyObject *tinfo = *(PyObject **)((char *)self->sevt + self->off_tinfo);
-    if (!tinfo || !Py_IS_TYPE(tinfo, (PyTypeObject *)self->tinfo_type) || !PyObject_TypeCheck(evt, &EventBase))
+    if (!spec || !tinfo || !Py_IS_TYPE(tinfo, (PyTypeObject *)self->tinfo_type) ||
+        !PyObject_TypeCheck(evt, &EventBase))
         return 0;
-    PyObject *spec = PyDict_GetItemWithError(self->fast_specs, PyTuple_GET_ITEM(evt, 5));
-    if (!spec)
-        return PyErr_Occurred() ? -1 : 0;
-    if (!PyTuple_CheckExact(spec) || PyTuple_GET_SIZE(spec) < 2)
-        return 0;
-    switch (PyLong_AsLong(PyTuple_GET_ITEM(spec, 0))) {
-    case FAST_CLOSE: return fast_close(self, evt, tinfo, spec);
-    case FAST_OPEN: return fast_open(self, evt, tinfo, spec);
-    }
-    return PyErr_Occurred() ? -1 : 0;
+    return spec->kind == FAST_CLOSE ? fast_close(self, evt, tinfo, spec) : fast_open(self, evt, tinfo, spec);
 }
 
 /* += 1 for an int counter in an Inspector slot */
@@ -991,7 +1039,7 @@ static PyObject *loop_next(Loop *self)
         set_slot(sevt, self->off_fdinfo, self->unset);
         set_slot(sevt, self->off_fd, minus_one);
         PyObject *parser = PyTuple_GET_ITEM(self->parsers, etype);
-        int fast_done = (kind & 4) ? run_fast(self, evt) : 0;
+        int fast_done = parser != Py_None ? run_fast(self, etype, evt) : 0;
         if (fast_done < 0) {
             Py_DECREF(evt);
             goto fail;

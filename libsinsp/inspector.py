@@ -75,8 +75,8 @@ _HIDDEN = frozenset([PPME.SYSCALL_OPEN_E, PPME.SYSCALL_OPENAT_2_E, PPME.SYSCALL_
                      PPME.SYSCALL_EXECVEAT_E])
 #: SCAP_DF_STATE_ONLY: a capture's event meant for state, never for the user.
 _DF_STATE_ONLY = 1
-#: per event type (all 2^16): _HIDDEN_KIND | _NO_THREAD_ROW | _FAST_PATH bits, one index per event
-_HIDDEN_KIND, _NO_THREAD_ROW, _FAST_PATH = 1, 2, 4
+#: per event type (all 2^16): _HIDDEN_KIND | _NO_THREAD_ROW bits, one index per event
+_HIDDEN_KIND, _NO_THREAD_ROW = 1, 2
 _KINDS = bytes((_HIDDEN_KIND if t in _HIDDEN else 0) | (_NO_THREAD_ROW if t in _NO_PLACEHOLDER else 0)
                for t in range(1 << 16))
 
@@ -97,18 +97,12 @@ def _parser_table() -> tuple[Parser | None, ...]:
     return tuple(table)
 
 
-def _fast_paths(parsers: tuple[Parser | None, ...]) -> tuple[bytes, dict[int, tuple]]:
-    """The C loop's kinds with _FAST_PATH set, and the specs, for the event types whose
-    parser has a ``fast_path`` (what libscap._events does in C for that parser's
-    common case; a parser put in its place has none, so it always runs)."""
-    kinds = bytearray(_KINDS)
-    specs = {}
-    for etype, parser in PARSERS.items():
-        spec = getattr(parsers[etype], "fast_path", None)
-        if spec is not None:
-            specs[etype] = spec
-            kinds[etype] |= _FAST_PATH
-    return bytes(kinds), specs
+def _fast_paths() -> dict[int, tuple]:
+    """Event type -> the ``fast_path`` spec of its parser (what libscap._events does in
+    C for that parser's common case; a parser put in its place has none, so it
+    always runs), read when a source opens as _parser_table is."""
+    return {etype: spec for etype, parser in PARSERS.items()
+            if (spec := getattr(parser, "fast_path", None)) is not None}
 
 Listener = Callable[[SinspEvent], None]
 
@@ -313,11 +307,9 @@ class Inspector:
         in _parse_errors), purge when due (_purge, _next_purge), call the listeners, then
         count hidden, state-only and filtered-out events in _not_returned and return the
         others. ``_run_py`` is the same loop in Python (the reference; tests compare)."""
-        parsers = _parser_table()
-        kinds, fast_specs = _fast_paths(parsers)
-        return SinspLoop(self, batches, self._sevt, self.threads.map, parsers, kinds, self._listeners,
+        return SinspLoop(self, batches, self._sevt, self.threads.map, _parser_table(), _KINDS, self._listeners,
                          self._missing_thread, _FDINFO_UNSET, _PARSE_ERRORS, ThreadInfo, state_only_mask,
-                         fast_specs, _FDINFO_PROTOTYPE)
+                         _fast_paths(), _FDINFO_PROTOTYPE)
 
     def _run_py(self, batches: Iterable[Iterable[Event]], state_only_mask: int) -> Iterator[SinspEvent]:
         """``_run`` in Python: a generator over the source's batches, everything it needs

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import libsinsp.inspector as inspector_mod
+from libscap import _events
 from libscap.errors import ScapError
 from libsinsp import Inspector
 from tests.conftest import CAPTURE_EVENT_COUNTS, CAPTURES
@@ -179,3 +180,24 @@ def test_c_fast_paths_equal_python_parsers() -> None:
     assert "'/etc/group'" in rows[3]  # closed, then reopened
     assert 6 not in rows and 12 not in rows and 4 in rows  # closed; a failed close keeps its row
     assert rows[9][1:3] == ("'d'", "'/tmp/d'") and rows[9][6] == "0"  # a directory; no ino: dev 0
+
+
+@pytest.mark.parametrize("spec", [("not a kind",), (_events.FAST_CLOSE,), (_events.FAST_OPEN, 1, 2, 3),
+                                  (_events.FAST_OPEN, 1, -1, 3, 4, 5, -1, 0, 0, "f", "d", False)])
+def test_malformed_fast_path_spec_is_refused_at_open(spec: tuple) -> None:
+    """A parser's fast_path spec is read once, when a source opens: a malformed one
+    (wrong kind or length, a missing position) is an error there, not per event."""
+    from libscap.schema import PPME
+    from libsinsp.parsers import PARSERS
+
+    def parser(_insp, _sevt):
+        pass
+
+    parser.fast_path = spec  # type: ignore[attr-defined]
+    saved = PARSERS[PPME.SYSCALL_CLOSE_X]
+    PARSERS[PPME.SYSCALL_CLOSE_X] = parser
+    try:
+        with pytest.raises(ValueError, match="fast path spec"):
+            Inspector().open_events([])
+    finally:
+        PARSERS[PPME.SYSCALL_CLOSE_X] = saved
