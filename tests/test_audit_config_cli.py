@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from test_falco_cli import CAPTURES, QUIET, falco, replay, rules  # noqa: F401  (rules is a fixture)
+from tests.test_falco_cli import CAPTURES, QUIET, falco, replay, rules  # noqa: F401  (rules is a fixture)
 
 CAT = CAPTURES / "cat_write.scap"
 SCHEMA = Path(__file__).resolve().parents[1] / "falco" / "config" / "schema.json"

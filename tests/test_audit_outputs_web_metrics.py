@@ -10,7 +10,6 @@ import json
 import logging
 import ssl
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,7 +22,7 @@ import pytest
 from falco.metrics import Metrics, Sources
 from falco.outputs import HttpOutput
 from falco.webserver import WebServer
-from test_falco_outputs import Recorder, msg, serve, server, url  # noqa: F401  (server is a fixture)
+from tests.test_falco_outputs import msg, serve, server, url  # noqa: F401  (server is a fixture)
 
 
 # --- http_output ---------------------------------------------------------------------
@@ -65,21 +64,12 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _tls_server(certs: dict[str, Path], require_client: bool) -> Iterator[ThreadingHTTPServer]:
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (Recorder,), {}))
-    srv.received = []  # type: ignore[attr-defined]
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(certs["server"], certs["server_key"])
     if require_client:
         ctx.verify_mode = ssl.CERT_REQUIRED
         ctx.load_verify_locations(certs["client"])
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    yield from serve(tls=ctx)
 
 
 def _https(srv: ThreadingHTTPServer) -> str:

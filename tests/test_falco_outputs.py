@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -146,10 +147,13 @@ class Recorder(BaseHTTPRequestHandler):
         pass
 
 
-def serve(delay: float = 0.0) -> Iterator[ThreadingHTTPServer]:
+def serve(delay: float = 0.0, tls: ssl.SSLContext | None = None) -> Iterator[ThreadingHTTPServer]:
+    """A recording HTTP server (HTTPS with ``tls``) answering after ``delay`` s."""
     handler = type("H", (Recorder,), {"delay": delay})
     srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     srv.received = []  # type: ignore[attr-defined]
+    if tls is not None:
+        srv.socket = tls.wrap_socket(srv.socket, server_side=True)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
     try:
