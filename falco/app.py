@@ -257,7 +257,8 @@ class Daemon:
         per_event_source = not source and bool(self.plugins.configs)
         foreign = PPME_PLUGINEVENT_E if not source and not per_event_source else -1
         source = source or SYSCALL_SOURCE
-        # per source, event code -> the engine's matcher (one subscript per event)
+        # event code -> the engine's matcher (one subscript per event): ``table`` for
+        # ``source``, ``tables`` per source for a replay of several
         tables: dict[str, Mapping[int, Any]] = {}
         no_matches: list[Match] = []
         lock = self._lock
@@ -266,7 +267,7 @@ class Daemon:
         next_ts = 0  # the periodic work runs at the first event
         failed = False
         try:
-            table = engine.matcher_table(source) if not per_event_source else {}
+            table = engine.matcher_table(source)
             for sevt in insp:
                 n += 1
                 evt = sevt.evt
@@ -403,6 +404,7 @@ class Daemon:
         # thread runs Python: a 1 ms switch interval (5 ms by default) lets a writer
         # drain its queue before an alert burst fills it (27k alerts/s overflowed
         # 1,000-alert queues at 5 ms)
+        switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         start = time.monotonic()
         self._running = len(self.captures)
@@ -426,6 +428,7 @@ class Daemon:
             for cap in caps:
                 cap.join(2.0)  # a plugin source may block in its next_batch: do not wait for it
         finally:
+            sys.setswitchinterval(switch_interval)
             for s, h in old.items():
                 signal.signal(s, h)
             if writer is not None:

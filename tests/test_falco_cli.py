@@ -191,3 +191,18 @@ def test_invalid_rules_file_exit_1(tmp_path: Path) -> None:
 def test_dry_run_ok(rules: Path) -> None:
     r = falco("-r", str(rules), *QUIET, "--dry-run")
     assert (r.returncode, r.stdout) == (0, "")
+
+
+def test_in_process_run_restores_the_switch_interval(rules: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """falco runs with a 1 ms interpreter switch interval (its output threads wait for
+    the interpreter while capture runs) and gives the caller's back when it returns."""
+    from falco.app import SWITCH_INTERVAL_S
+    from falco.cli import main
+
+    before = sys.getswitchinterval()
+    assert before != SWITCH_INTERVAL_S
+    code = main(["-o", "engine.kind=replay", "-o", f"engine.replay.capture_file={CAPTURES / 'cat_write.scap'}",
+                 *QUIET, "-r", str(rules)])
+    assert code == 0
+    assert "cat ran" in capsys.readouterr().out
+    assert sys.getswitchinterval() == before
