@@ -51,6 +51,8 @@ def _c_tables() -> tuple[bytes, bytes]:
 
 assert all(info.id == i for i, info in enumerate(EVENTS))
 _events.set_schema(*_c_tables())
+#: per event type, its parameters' positions by name
+_POSITIONS: tuple[dict[str, int], ...] = tuple(info.param_positions for info in EVENTS)
 #: per event type, the decoder of each parameter (of its non-empty bytes), chosen once
 _DECODERS: tuple[tuple[Callable[[bytes], Any], ...], ...] = tuple(
     tuple(decoder_of(p) for p in info.params) for info in EVENTS)
@@ -217,9 +219,9 @@ class Event(_events.EventBase):
 
     def param_index(self, name: str) -> int | None:
         """Index of the parameter called ``name`` in this event's table entry."""
-        info = self.info
-        i = info.param_positions.get(name) if info is not None else None
-        return i if i is not None and i < self.nparams else None
+        etype = self[5]  # fields ask per event: no property on the way
+        i = _POSITIONS[etype].get(name) if etype < PPM_EVENT_MAX else None
+        return i if i is not None and i < self[6] else None
 
     def get(self, name: str, default: Any = None) -> Any:
         """Parameter ``name`` decoded, or ``default`` if this event has none."""
