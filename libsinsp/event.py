@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from libscap.errors import ScapError
 from libsinsp.fdinfo_lookup import FD_POSITION as _FD_POSITION
-from libsinsp.fdinfo_lookup import event_fd
 
 _N_TYPES = len(_FD_POSITION)
 
@@ -66,7 +65,7 @@ class SinspEvent:
     def fdinfo(self) -> "FdInfo | None":
         fi = self._fdinfo
         if fi is _UNSET:
-            # _lookup_fdinfo inlined (one frame per first access, not three)
+            # the fd parameter of events flagged EF_USES_FD, looked up in the fd table
             fi = None
             evt = self.evt
             etype = evt[5]
@@ -88,10 +87,3 @@ class SinspEvent:
         if value is not None:
             self.fd = value.fd
 
-    def _lookup_fdinfo(self) -> "FdInfo | None":
-        """The fd parameter of events flagged EF_USES_FD, looked up in the fd table."""
-        fd = event_fd(self.evt)
-        if fd is None or self.tinfo is None:
-            return None
-        self.fd = fd
-        return self.tinfo.fdtable.get(fd)

@@ -2,13 +2,12 @@
 
 Computed once from the schema: for every event type flagged EF_USES_FD, the
 parameter called "fd" (or "oldfd" for the dup family, else the first PT_FD
-parameter that is not the return value). ``event_fd`` is what
-``SinspEvent.fdinfo`` uses to find the fd of events no parser handled.
+parameter that is not the return value): where ``SinspEvent.fdinfo`` finds the
+fd of events no parser handled.
 """
 
 from __future__ import annotations
 
-from libscap.errors import ScapError
 from libscap.schema import EF, EVENTS, PT
 
 
@@ -29,14 +28,3 @@ def _fd_position(info) -> int:
 #: event type -> index of its fd parameter (-1: none)
 FD_POSITION: tuple[int, ...] = tuple(_fd_position(info) for info in EVENTS)
 
-
-def event_fd(evt) -> int | None:
-    """The fd number ``evt`` acts on, or None (no fd parameter, absent, empty or undecodable)."""
-    etype = evt[5]
-    i = FD_POSITION[etype] if etype < len(FD_POSITION) else -1
-    if i < 0 or i >= evt[6]:
-        return None
-    try:
-        return evt.param(i)
-    except ScapError:  # a malformed parameter: the event simply has no usable fd
-        return None

@@ -82,8 +82,6 @@ UL_TYPES = frozenset({UL_BLOCK_TYPE, UL_BLOCK_TYPE_INT, UL_BLOCK_TYPE_V2})
 MI_TYPES = frozenset({MI_BLOCK_TYPE, MI_BLOCK_TYPE_INT})
 #: Event blocks whose events lack the u32 nparams header field (22-byte header).
 EV_V1_TYPES = frozenset({EV_BLOCK_TYPE, EV_BLOCK_TYPE_INT, EVF_BLOCK_TYPE})
-#: Event blocks that carry u32 flags after the u16 CPU id.
-EVF_TYPES = frozenset({EVF_BLOCK_TYPE, EVF_BLOCK_TYPE_V2, EVF_BLOCK_TYPE_V2_LARGE})
 LARGE_EV_TYPES = frozenset({EV_BLOCK_TYPE_V2_LARGE, EVF_BLOCK_TYPE_V2_LARGE})
 
 # File descriptor types (scap_fd_type).
