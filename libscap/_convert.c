@@ -530,6 +530,8 @@ int conv_run(struct conv *c, const uint8_t *buf, size_t buflen, const uint8_t *i
         uint64_t off = rd64(r), ts = rd64(r + 8), tid = rd64(r + 16);
         uint32_t len = rd32(r + 24);
         if (off > buflen || len > buflen - off || len < HDR) {
+            if (c->cb_ready)
+                cb_clear(c); /* this event's callback values: not the next one's */
             fail(c, CONV_ERR_OVERRUN, len, 0, 0);
             rc = CONV_REJECT;
             break;

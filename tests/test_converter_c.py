@@ -276,6 +276,23 @@ def test_container_callback_runs_in_python_between_c_batches() -> None:
     assert ours[0][0].endswith(b'{"id":"abc","type":1,"name":"n","image":"i"}\0')
 
 
+def test_rejected_callback_event_leaves_no_values_for_the_next() -> None:
+    """A callback event whose extent overruns its buffer is rejected after its callback
+    values were set: the next callback event of the batch gets its own values."""
+    def container(cid: bytes, num: int) -> Event:
+        return Event.build(5, 9, PPME.CONTAINER_E, [cid + b"\0", struct.pack("<I", 1), b"n\0", b"i\0"], num=num)
+
+    liar, good = container(b"liar", 1), container(b"abc", 2)
+    buf = liar.raw + good.raw
+    record = struct.Struct("<QQQIHIHQI")
+    records = bytearray(record.pack(0, 5, 9, len(buf) + 1, liar.type, liar.nparams, 1, 1, 0)  # beyond buf
+                        + record.pack(len(liar.raw), 5, 9, good.len, good.type, good.nparams, 1, 2, 0))
+    conv = Converter(strict=False)
+    out = conv.convert_records(Event, buf, records, 2)
+    assert conv.rejected == 1
+    assert [e.raw for e in out] == [Converter(strict=False).convert(good).raw]
+
+
 def test_strict_converter_raises_and_lenient_counts() -> None:
     raw = bytearray(Event.build(1, 1, PPME.SYSCALL_CLOSE_E, [struct.pack("<q", 3)]).raw)
     raw[26:28] = struct.pack("<H", 9)
