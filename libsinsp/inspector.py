@@ -52,6 +52,7 @@ from libscap.schema import EC, EVENTS, PPM_EVENT_MAX, PPME
 from libsinsp.event import _UNSET as _FDINFO_UNSET
 from libsinsp.event import SinspEvent
 from libsinsp.fdinfo import FdInfo
+from libsinsp.interfaces import InterfaceAddresses
 from libsinsp.parsers import PARSERS, Parser
 from libsinsp.scap_state import fdinfo_from_scap, load_state, threadinfo_from_scap
 from libsinsp.threadinfo import ThreadInfo
@@ -128,9 +129,7 @@ class Inspector:
         self.users = UserTable()
         self.groups = GroupTable()
         self.machine_info: MachineInfo | None = None
-        #: the machine's network interfaces (a capture's interface list; None if unknown),
-        #: for fd.lip/fd.rip/fd.is_server as upstream's sinsp_network_interfaces
-        self.interfaces: Interfaces | None = None
+        self.interfaces = None
         self.purge_interval_ns = purge_interval_ns
         #: timestamp of the source's first event that is no metaevent (0 until then), for
         #: evt.reltime as upstream's m_firstevent_ts
@@ -164,6 +163,18 @@ class Inspector:
         """The ModernBpfEngine of an ``open_live`` source (its syscall filter, its
         kernel counters), None for other sources or once closed."""
         return self._engine
+
+    @property
+    def interfaces(self) -> Interfaces | None:
+        """The machine's network interfaces (a capture's interface list; None if unknown).
+        Setting them parses their addresses once into ``interface_addresses``."""
+        return self._interfaces
+
+    @interfaces.setter
+    def interfaces(self, value: Interfaces | None) -> None:
+        self._interfaces = value
+        #: the addresses the socket parsers and the fd fields use (libsinsp.interfaces)
+        self.interface_addresses = InterfaceAddresses.parse(value)
 
     @property
     def boot_ts(self) -> int:

@@ -151,3 +151,23 @@ def test_ipv4_mapped_bind_and_icmp_names():
     ], NET + ["fd.typechar"])
     assert (f[6]["fd.typechar"], f[6]["fd.sip"], f[6]["fd.sport"]) == ("4", "10.0.0.79", "80")
     assert (f[8]["fd.name"], f[8]["fd.l4proto"]) == ("10.0.0.79->1.1.1.1", "icmp")
+
+
+def test_interface_addresses_are_parsed_once_when_set() -> None:
+    """Setting Inspector.interfaces parses their addresses (unreadable address: entry
+    left out; unreadable netmask: no subnet); unknown interfaces give None."""
+    import ipaddress
+
+    insp = Inspector()
+    assert insp.interface_addresses is None
+    insp.interfaces = Interfaces(
+        ipv4=[InterfaceInfo("lo", "127.0.0.1", "255.0.0.0", "127.0.0.1", 0),
+              InterfaceInfo("bad", "not-an-ip", "255.0.0.0", "", 0),
+              InterfaceInfo("eth0", "10.0.0.5", "garbage", "", 0)],
+        ipv6=[InterfaceInfo("lo", "::1", "ffff::", "::", 0), InterfaceInfo("v4?", "10.1.1.1", "", "", 0)])
+    addrs = insp.interface_addresses
+    ip = ipaddress.ip_address
+    assert addrs.ipv4 == ((ip("127.0.0.1"), ip("255.0.0.0")), (ip("10.0.0.5"), None))
+    assert addrs.ipv6 == (ip("::1"),)
+    insp.interfaces = None
+    assert insp.interface_addresses is None

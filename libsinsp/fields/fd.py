@@ -153,25 +153,14 @@ _ZERO = {"4": ipaddress.IPv4Address(0), "6": ipaddress.IPv6Address(0)}
 def _is_local(sevt: "SinspEvent", ip: Any) -> bool:
     """Is ``ip`` an address of this machine? As upstream's sinsp_network_interfaces:
     an IPv4 address equal to an interface's, an IPv6 one in an interface's /64."""
-    ifaces = getattr(sevt.inspector, "interfaces", None)
+    addrs = getattr(sevt.inspector, "interface_addresses", None)
     if ip is None:
         return False
-    if ifaces is not None:
+    if addrs is not None:
         if ip.version == 4:
-            return any(_iface_ip(e.addr) == ip for e in ifaces.ipv4)
-        return any(_same_64(_iface_ip(e.addr), ip) for e in ifaces.ipv6)
+            return any(a == ip for a, _ in addrs.ipv4)
+        return any(a.packed[:8] == ip.packed[:8] for a in addrs.ipv6)
     return ip.is_loopback
-
-
-def _iface_ip(text: str) -> Any:
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
-
-
-def _same_64(iface: Any, ip: Any) -> bool:
-    return iface is not None and iface.version == 6 and iface.packed[:8] == ip.packed[:8]
 
 
 def _listening(fi: "FdInfo") -> bool:

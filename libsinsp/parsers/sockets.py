@@ -143,41 +143,25 @@ def _tuple_ips(tup):
     return sip, dip
 
 
-def _iface_list(insp, version: int):
-    ifaces = getattr(insp, "interfaces", None)
-    if ifaces is None:
-        return ()
-    out = []
-    for e in ifaces.ipv4 if version == 4 else ifaces.ipv6:
-        try:
-            ip = _ip(e.addr)
-            mask = _ip(e.netmask) if version == 4 else None
-        except ValueError:
-            continue
-        out.append((ip, mask))
-    return out
-
-
 def _infer_address(insp, dest):
     """upstream's infer_ipv4_address / infer_ipv6_address: the interface address
     equal to ``dest``, else one in its subnet (IPv6: the same /64), else the
     first non-loopback one, else the zero address."""
-    ifaces = _iface_list(insp, dest.version)
-    for ip, _ in ifaces:
-        if ip == dest:
-            return ip
-    for ip, mask in ifaces:
-        if dest.version == 4:
-            m = int(mask)
-            if int(ip) & m == int(dest) & m:
-                return ip
-        elif ip.packed[:8] == dest.packed[:8]:
-            return ip
+    addrs = getattr(insp, "interface_addresses", None)
+    if dest.version == 4:
+        v4 = addrs.ipv4 if addrs is not None else ()
+        ifaces = [ip for ip, _ in v4]
+        subnet = next((ip for ip, mask in v4 if mask is not None and int(ip) & int(mask) == int(dest) & int(mask)),
+                      None)
+    else:
+        ifaces = list(addrs.ipv6) if addrs is not None else []
+        subnet = next((ip for ip in ifaces if ip.packed[:8] == dest.packed[:8]), None)
+    if dest in ifaces:
+        return dest
+    if subnet is not None:
+        return subnet
     loopback = _LOOPBACK4 if dest.version == 4 else _LOOPBACK6
-    for ip, _ in ifaces:
-        if ip != loopback:
-            return ip
-    return _ZERO4 if dest.version == 4 else _ZERO6
+    return next((ip for ip in ifaces if ip != loopback), _ZERO4 if dest.version == 4 else _ZERO6)
 
 
 def _patch_from_interfaces(insp, fdi: FdInfo) -> None:
