@@ -29,17 +29,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "_bytes.h"
 #include "_scan.h"
 
 #define HDR 26
 #define MAX_INSTRS 64
-
-static inline uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static inline uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
-static inline void wr16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static inline void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static inline void wr64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
 /* ---- the plans (read-only after conv_init) ------------------------------ */
 

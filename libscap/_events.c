@@ -17,11 +17,8 @@
 #include <limits.h>
 #include <structmember.h>
 
+#include "_bytes.h"
 #include "_scan.h"
-
-static inline uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static inline uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
 /* The int objects of recently seen thread ids, direct-mapped by value: most events
  * come from a few threads, and one shared (immutable) int saves an allocation and

@@ -15,11 +15,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "_bytes.h"
 #include "_scan.h"
-
-#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "_scan.c reads the little-endian .scap layout with native loads"
-#endif
 
 #define EVENT_HEADER_LEN 26
 
@@ -27,10 +24,6 @@ static uint8_t g_max_params[1 << 16];
 static uint8_t g_len_width[1 << 16];
 static uint32_t g_ev_v2, g_ev_v2_large, g_evf_v2, g_evf_v2_large;
 static uint32_t g_max_event_block_len;
-
-static inline uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static inline uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
 /* The per-type tables (65536 entries each) and block constants come from the
  * Python side once, so the schema and the block numbers have one definition. */
