@@ -475,7 +475,7 @@ static int do_step(struct conv *c, const struct conv_step *s, int first, const u
     wr16(dst + 20, s->new_type);
     wr32(dst + 22, (s->kind == CONV_ADD_PARAMS ? s->old_nparams : 0) + s->n_instrs);
     if (used_enter)
-        remove_slot(c, find(c, tid));
+        remove_slot(c, enter); /* nothing stored or removed since it was found */
     *out = dst;
     *outlen = (uint32_t)total;
     return 0;
