@@ -473,7 +473,7 @@ static int do_step(struct conv *c, const struct conv_step *s, int first, const u
     wr64(dst + 8, tid);
     wr32(dst + 16, (uint32_t)total);
     wr16(dst + 20, s->new_type);
-    wr32(dst + 22, (s->kind == CONV_ADD_PARAMS ? s->old_nparams : 0) + s->n_instrs);
+    wr32(dst + 22, s->new_nparams);
     if (used_enter)
         remove_slot(c, enter); /* nothing stored or removed since it was found */
     *out = dst;

@@ -37,7 +37,7 @@ enum { CONV_ERR_PLAN = 1, CONV_ERR_OVERRUN = 2, CONV_ERR_ENTER_PARAM = 3, CONV_E
        CONV_ERR_NOMEM = 5, CONV_ERR_INTERNAL = 6 };
 
 struct conv_instr {
-    uint32_t min_len, max_len, fallback_off, fallback_len;
+    uint32_t max_len, fallback_off, fallback_len;
     uint8_t source, param;
 };
 struct conv_step {

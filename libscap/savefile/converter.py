@@ -359,7 +359,7 @@ def _load_tables() -> None:
             cs.new_nparams, cs.new_width = step.new_nparams, step.new_width
             first += len(step.instrs)
         for ci, (instr, off) in zip(c_instrs, instrs):
-            ci.source, ci.param, ci.min_len, ci.max_len = instr.source, instr.param, instr.min_len, instr.max_len
+            ci.source, ci.param, ci.max_len = instr.source, instr.param, instr.max_len
             ci.fallback_off, ci.fallback_len = off, len(instr.fallback)
         if _lib.conv_init(PPM_EVENT_MAX, plans, c_steps, len(steps), c_instrs, len(instrs),
                           bytes(fallbacks), len(fallbacks)):
