@@ -77,16 +77,14 @@ def test_converter(benchmark, big_capture):
     """libscap's savefile converter alone (C over the reader's packed records, the output
     Events made): records/s over records read beforehand (not timed), in batches as the
     reader hands them over; reading with and without conversion next to it (CPU s)."""
-    import struct
-
+    from libscap.event import RECORD
     from libscap.savefile import open_capture
     from libscap.savefile.converter import Converter
 
-    record = struct.Struct("<QQQIHIHQI")
     batches = []  # (chunk, packed records, count), as the reader's scanner makes them
     with open_capture(big_capture) as cap:
         for batch in cap.batches():
-            batches.append((batch[0].buf, b"".join(record.pack(*e[1:]) for e in batch), len(batch), type(batch[0])))
+            batches.append((batch[0].buf, b"".join(RECORD.pack(*e[1:]) for e in batch), len(batch), type(batch[0])))
     records = sum(b[2] for b in batches)
 
     def run() -> int:

@@ -40,13 +40,22 @@ def _c_kind(pinfo: ParamInfo) -> int:
     return 0
 
 
+#: per event type of the table: the width of its parameter lengths (4 for
+#: EF_LARGE_PAYLOAD types, else 2)
+PARAM_LEN_WIDTH: tuple[int, ...] = tuple(4 if info.large_payload else 2 for info in EVENTS)
+#: an event as the C modules hand it over (_scan.h SCAN_RECORD_SIZE): the Event
+#: fields after ``buf`` (off, ts, tid, len, type, nparams, cpu, num, flags), packed
+RECORD = struct.Struct("<QQQIHIHQI")
+assert RECORD.size == _events.SCAN_RECORD_SIZE
+
+
 def _c_tables() -> tuple[bytes, bytes]:
     width = _events.MAX_PARAMS
     kinds = bytearray(len(EVENTS) * width)
     for info in EVENTS:
         for i, pinfo in enumerate(info.params[:width]):
             kinds[info.id * width + i] = _c_kind(pinfo)
-    return bytes(bool(info.large_payload) for info in EVENTS), bytes(kinds)
+    return bytes(w == 4 for w in PARAM_LEN_WIDTH), bytes(kinds)
 
 
 assert all(info.id == i for i, info in enumerate(EVENTS))

@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 from conftest import CAPTURES, CAPTURE_EVENT_COUNTS
 from libscap.errors import ScapError
-from libscap.event import HEADER, Event
+from libscap.event import HEADER, RECORD, Event
 from libscap.savefile import open_capture
 from libscap.savefile.reader import SavefileEvent
 from libscap.savefile.converter import (
@@ -284,9 +284,8 @@ def test_rejected_callback_event_leaves_no_values_for_the_next() -> None:
 
     liar, good = container(b"liar", 1), container(b"abc", 2)
     buf = liar.raw + good.raw
-    record = struct.Struct("<QQQIHIHQI")
-    records = bytearray(record.pack(0, 5, 9, len(buf) + 1, liar.type, liar.nparams, 1, 1, 0)  # beyond buf
-                        + record.pack(len(liar.raw), 5, 9, good.len, good.type, good.nparams, 1, 2, 0))
+    records = bytearray(RECORD.pack(0, 5, 9, len(buf) + 1, liar.type, liar.nparams, 1, 1, 0)  # beyond buf
+                        + RECORD.pack(len(liar.raw), 5, 9, good.len, good.type, good.nparams, 1, 2, 0))
     conv = Converter(strict=False)
     out = conv.convert_records(Event, buf, records, 2)
     assert conv.rejected == 1

@@ -65,7 +65,7 @@ except ImportError as exc:  # the compiled half is built by CMake, not found on 
     raise ImportError(f"libscap._scan is not built ({exc}): run `pip install -e .` "
                       "(or `make scap` in a CMake build directory)") from exc
 from ..errors import ScapError
-from ..event import Event
+from ..event import PARAM_LEN_WIDTH, RECORD, Event
 from ..schema import CONVERSIONS, EF, EVENTS, PPM_EVENT_MAX, PPME, PT
 
 #: Upstream's bound on conversion steps for one event (MAX_CONVERSION_BOUNDARY).
@@ -200,9 +200,6 @@ _PASS, _DROP, _CONTINUE = "pass", "drop", "continue"
 #: per event type, plain ints (no IntFlag operations per lookup while plans compile)
 _FLAGS: tuple[int, ...] = tuple(int(e.flags) for e in EVENTS)
 _EF_UNUSED, _EF_MANAGED, _EF_OLD = int(EF.UNUSED), int(EF.CONVERTER_MANAGED), int(EF.OLD_VERSION)
-_EF_LARGE = int(EF.LARGE_PAYLOAD)
-#: per event type: the width of its parameter lengths (4: EF_LARGE_PAYLOAD, else 2)
-_LEN_SIZE: tuple[int, ...] = tuple(4 if f & _EF_LARGE else 2 for f in _FLAGS)
 
 
 def eligibility(etype: int, nparams: int) -> str:
@@ -246,7 +243,7 @@ def _compile_step(etype: int, nparams: int, rule: _Rule) -> Step:
         if source is None:
             raise ScapError(f"unknown conversion instruction {kind_name!r}")
         ptype = target.params[first + i].type
-        min_len, max_len = _len_bounds(ptype, _LEN_SIZE[new_type] == 4)
+        min_len, max_len = _len_bounds(ptype, PARAM_LEN_WIDTH[new_type] == 4)
         if source == FROM_OLD and param >= nparams:
             raise ScapError(f"conversion wants parameter {param} of {EVENTS[etype].code}, "
                             f"which has {nparams}")
@@ -256,8 +253,8 @@ def _compile_step(etype: int, nparams: int, rule: _Rule) -> Step:
                 raise ScapError(f"no known callback in conversion instruction {raw!r}")
         fallback = b"" if source == FROM_EMPTY or "fallback_empty" in extra else default_param(ptype)
         instrs.append(Instr(source, param, fallback, min_len, max_len))
-    return Step(kind, etype, nparams, _LEN_SIZE[etype], new_type,
-                first + len(instrs), _LEN_SIZE[new_type], tuple(instrs))
+    return Step(kind, etype, nparams, PARAM_LEN_WIDTH[etype], new_type,
+                first + len(instrs), PARAM_LEN_WIDTH[new_type], tuple(instrs))
 
 
 def _compile(etype: int, nparams: int) -> Plan:
@@ -271,7 +268,7 @@ def _compile(etype: int, nparams: int) -> Plan:
             if rule is None:
                 raise ScapError(f"no conversion rule for {EVENTS[etype].code} with {nparams} parameters")
             if rule.action in ("store", "store_and_pass", "pass"):
-                store = _LEN_SIZE[etype] if rule.action != "pass" else 0
+                store = PARAM_LEN_WIDTH[etype] if rule.action != "pass" else 0
                 return Plan(tuple(steps), store, rule.action != "store")
             step = _compile_step(etype, nparams, rule)
         except ScapError as exc:
@@ -299,8 +296,7 @@ def plan(etype: int, nparams: int) -> Plan:
 
 _ffi, _lib = _scan.ffi, _scan.lib
 _NSLOTS = _lib.CONV_NPARAMS_SLOTS
-_RECORD = struct.Struct("<QQQIHIHQI")  # a packed record of _scan.h (SCAN_RECORD_SIZE)
-_RSIZE = _RECORD.size
+_RSIZE = RECORD.size
 _VERDICT_PASS, _VERDICT_DROP = _lib.CONV_PASS, _lib.CONV_DROP
 _tables_lock = threading.Lock()
 #: per (type * CONV_NPARAMS_SLOTS + min(nparams, 33)): the plan's CONV_* verdict
@@ -419,7 +415,7 @@ class Converter:
         if verdict == _VERDICT_DROP:
             return None
         try:
-            rec = bytearray(_RECORD.pack(evt[1], evt[2], evt[3], evt[4], etype, n, evt[7] & 0xFFFF,
+            rec = bytearray(RECORD.pack(evt[1], evt[2], evt[3], evt[4], etype, n, evt[7] & 0xFFFF,
                                          evt[8], evt[9]))
         except struct.error:
             return self._reject(f"event #{evt[8]}: header fields out of range")
@@ -427,7 +423,7 @@ class Converter:
         nout, arena = self._run(type(evt), evt[0], rec, records, 1)
         if not nout:
             return None
-        off, ts, tid, length, new_type, new_n = _RECORD.unpack_from(rec)[:6]
+        off, ts, tid, length, new_type, new_n = RECORD.unpack_from(rec)[:6]
         if not off & _lib.CONV_ARENA_BIT:
             return evt  # stored and passed unchanged
         return tuple.__new__(Event, (arena, off & ~_lib.CONV_ARENA_BIT, ts, tid, length, new_type, new_n,
@@ -485,7 +481,7 @@ class Converter:
         return True
 
     def _message(self, records: bytearray, i: int) -> str:
-        _, _, _, length, etype, n, _, num, _ = _RECORD.unpack_from(records, i * _RSIZE)
+        _, _, _, length, etype, n, _, num, _ = RECORD.unpack_from(records, i * _RSIZE)
         err = _lib.conv_error(self._c)
         code, name = err.code, EVENTS[etype].code
         if code == _lib.CONV_ERR_PLAN:

@@ -59,7 +59,7 @@ except ImportError as exc:  # the compiled half is built by CMake, not found on 
     raise ImportError(f"libscap._scan is not built ({exc}): run `pip install -e .` "
                       "(or `make scap` in a CMake build directory)") from exc
 from ..errors import ScapError
-from ..event import Event
+from ..event import PARAM_LEN_WIDTH, RECORD, Event
 from ..params import ipv4_text, ipv6_text
 from ..schema import EVENT_HEADER_LEN, EVENTS, PPM_EVENT_MAX, PPME
 from . import blocks as B
@@ -94,16 +94,12 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # Per event type: the most parameters allowed and the width of a parameter length.
 _MAX_PARAMS: tuple[int, ...] = tuple(
     len(EVENTS[t].params) if t < PPM_EVENT_MAX else PPM_MAX_EVENT_PARAMS for t in range(1 << 16))
-_LEN_WIDTH: tuple[int, ...] = tuple(
-    4 if t < PPM_EVENT_MAX and EVENTS[t].large_payload else 2 for t in range(1 << 16))
+_LEN_WIDTH: tuple[int, ...] = tuple(PARAM_LEN_WIDTH[t] if t < PPM_EVENT_MAX else 2 for t in range(1 << 16))
 #: the walk's converter before the consumer chose one
 _NOT_YET = object()
 _OLD_LEN_QUIRK = frozenset({PPME.NOTIFICATION_E, PPME.INFRASTRUCTURE_EVENT_E})
 
-#: One event from ``_scan.lib.scan_events``: the Event fields after ``buf``
-#: (off, ts, tid, len, type, nparams, cpu, num, flags).
-_RECORD = struct.Struct("<QQQIHIHQI")
-assert _RECORD.size == _scan.lib.SCAN_RECORD_SIZE == _events.SCAN_RECORD_SIZE
+assert RECORD.size == _scan.lib.SCAN_RECORD_SIZE
 #: Events per C call: the records of a batch stay in the CPU cache while Python turns them into events.
 _BATCH = 2048
 _scan.lib.scan_init(bytes(_MAX_PARAMS), bytes(_LEN_WIDTH),
@@ -555,7 +551,7 @@ class Capture:
         event_cls = SavefileEvent
         make_events = _events.make_events
         scan = _scan.lib.scan_events
-        records = bytearray(_BATCH * _RECORD.size)
+        records = bytearray(_BATCH * RECORD.size)
         records_c = _scan.ffi.from_buffer(records)
         stop = _scan.ffi.new("size_t *")
         bh_unpack = _BH.unpack_from
