@@ -370,6 +370,19 @@ static inline uint32_t len_at(const uint8_t *lens, unsigned width, uint32_t i)
     return width == 4 ? rd32(lens + 4 * i) : rd16(lens + 2 * i);
 }
 
+/* Parameter i of a parameter block (lengths of `width` bytes at lens, the values
+ * from `values` on) and, in *n, its length cut to max_len. */
+static const uint8_t *param_at(const uint8_t *lens, unsigned width, const uint8_t *values, uint32_t i,
+                               uint32_t max_len, uint32_t *n)
+{
+    for (uint32_t j = 0; j < i; j++)
+        values += len_at(lens, width, j);
+    *n = len_at(lens, width, i);
+    if (*n > max_len)
+        *n = max_len;
+    return values;
+}
+
 /* One conversion step of the event src[0:srclen] (record fields ts, tid)
  * into scratch buffer `which`; the result in *out/*outlen. */
 static int do_step(struct conv *c, const struct conv_step *s, int first, const uint8_t *src, uint32_t srclen,
@@ -399,29 +412,15 @@ static int do_step(struct conv *c, const struct conv_step *s, int first, const u
                 break;
             if (in->param >= enter->nparams)
                 return fail(c, CONV_ERR_ENTER_PARAM, in->param, enter->type, enter->nparams);
-            {
-                uint32_t off = (uint32_t)enter->nparams * enter->width;
-                for (uint32_t j = 0; j < in->param; j++)
-                    off += len_at(enter->data, enter->width, j);
-                p = enter->data + off;
-                n = len_at(enter->data, enter->width, in->param);
-                if (n > in->max_len)
-                    n = in->max_len;
-            }
+            p = param_at(enter->data, enter->width, enter->data + (uint32_t)enter->nparams * enter->width,
+                         in->param, in->max_len, &n);
             used_enter = 1;
             break;
-        case CONV_FROM_OLD: {
-            uint32_t off = data;
+        case CONV_FROM_OLD:
             if (in->param >= s->old_nparams)
                 return fail(c, CONV_ERR_INTERNAL, 0, 0, 0);
-            for (uint32_t j = 0; j < in->param; j++)
-                off += len_at(src + HDR, s->width, j);
-            p = src + off;
-            n = len_at(src + HDR, s->width, in->param);
-            if (n > in->max_len)
-                n = in->max_len;
+            p = param_at(src + HDR, s->width, src + data, in->param, in->max_len, &n);
             break;
-        }
         case CONV_FROM_CALLBACK:
             if (!first || !c->cb_ready || !c->cb_state[k])
                 return fail(c, CONV_ERR_INTERNAL, 1, 0, 0);
