@@ -4,6 +4,7 @@ flags, errors and exit codes (real processes, real output)."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -199,10 +200,15 @@ def test_in_process_run_restores_the_switch_interval(rules: Path, capsys: pytest
     from falco.app import SWITCH_INTERVAL_S
     from falco.cli import main
 
+    log = logging.getLogger("falco")  # main() configures it: given back for the tests after this one
+    saved = log.handlers[:], log.level, log.propagate
     before = sys.getswitchinterval()
     assert before != SWITCH_INTERVAL_S
-    code = main(["-o", "engine.kind=replay", "-o", f"engine.replay.capture_file={CAPTURES / 'cat_write.scap'}",
-                 *QUIET, "-r", str(rules)])
+    try:
+        code = main(["-o", "engine.kind=replay", "-o", f"engine.replay.capture_file={CAPTURES / 'cat_write.scap'}",
+                     *QUIET, "-r", str(rules)])
+    finally:
+        log.handlers[:], log.level, log.propagate = saved
     assert code == 0
     assert "cat ran" in capsys.readouterr().out
     assert sys.getswitchinterval() == before
