@@ -44,7 +44,7 @@ from .rule_stats import RuleStats
 from .privileges import drop_after_attach, read_caps
 from .rules_setup import LoadedRules, RulesError, load_rules
 from .versions import falco_version, versions_info
-from .webserver import WebServer, WebServerError
+from .webserver import DEFAULT_PORT, WebServer, WebServerError
 
 log = logging.getLogger("falco")
 
@@ -206,7 +206,7 @@ class Daemon:
         self._apply_syscalls()
         if os.geteuid() == 0 or read_caps()["CapEff"]:  # probe attached: keep only what is still needed
             w = self.config.get("webserver", {}) or {}
-            drop_after_attach(int(w.get("listen_port", 8765)) if w.get("enabled", False) else None)
+            drop_after_attach(int(w.get("listen_port", DEFAULT_PORT)) if w.get("enabled", False) else None)
 
     def _apply_syscalls(self) -> None:
         if self.live_engine is not None:
@@ -493,7 +493,7 @@ class Daemon:
             prom = lambda: metrics_mod.prometheus_text(metrics.snapshot())  # noqa: E731
         try:
             web = WebServer(versions_info(), address=w.get("listen_address", "127.0.0.1"),
-                            port=int(w.get("listen_port", 8765)), healthz=w.get("k8s_healthz_endpoint", "/healthz"),
+                            port=int(w.get("listen_port", DEFAULT_PORT)), healthz=w.get("k8s_healthz_endpoint", "/healthz"),
                             metrics=prom, ssl_certificate=w.get("ssl_certificate") if w.get("ssl_enabled") else None)
         except WebServerError as e:
             raise FatalError(str(e)) from None

@@ -16,6 +16,8 @@ from typing import Any
 
 log = logging.getLogger("falco")
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
+#: webserver.listen_port when falco.yaml sets none (upstream's)
+DEFAULT_PORT = 8765
 
 
 class WebServerError(Exception):
@@ -25,7 +27,7 @@ class WebServerError(Exception):
 class WebServer:
     """Serves the endpoints on a background thread until ``stop``."""
 
-    def __init__(self, versions: dict[str, Any], *, address: str = "127.0.0.1", port: int = 8765,
+    def __init__(self, versions: dict[str, Any], *, address: str = "127.0.0.1", port: int = DEFAULT_PORT,
                  healthz: str = "/healthz", metrics: Callable[[], str] | None = None,
                  ssl_certificate: str | None = None) -> None:
         routes: dict[str, tuple[str, Callable[[], bytes]]] = {

@@ -42,6 +42,8 @@ _ZERO4 = ipaddress.IPv4Address(0)
 _ZERO6 = ipaddress.IPv6Address(0)
 _LOOPBACK4 = ipaddress.IPv4Address("127.0.0.1")
 _LOOPBACK6 = ipaddress.IPv6Address("::1")
+#: the zero address by IP version or by fd type letter
+_ZERO_ADDR = {4: _ZERO4, 6: _ZERO6, "4": _ZERO4, "6": _ZERO6}
 
 
 @lru_cache(maxsize=4096)
@@ -94,7 +96,7 @@ def _listening(fdi: FdInfo) -> bool:
 def sockinfo_name(fdi: FdInfo) -> str:
     """fd.name of a connected inet socket (upstream's sockinfo_to_str)."""
     l4 = fdi.l4proto
-    zero = _ZERO4 if fdi.type == "4" else _ZERO6
+    zero = _ZERO_ADDR[fdi.type]
     sip = zero if fdi.sip is None else fdi.sip
     dip = zero if fdi.dip is None else fdi.dip
     if l4 in ("tcp", "udp"):
@@ -113,7 +115,7 @@ def _set_addresses(fdi: FdInfo, sip, sport: int, dip, dport: int, overwrite_dest
     destination only if unset (or ``overwrite_dest``); False if nothing changed
     (the same tuple, in either direction, as the socket already has)."""
     if fdi.type == ("4" if sip.version == 4 else "6") and not _listening(fdi):
-        zero = _ZERO4 if sip.version == 4 else _ZERO6
+        zero = _ZERO_ADDR[sip.version]
         osip = zero if fdi.sip is None else fdi.sip
         odip = zero if fdi.dip is None else fdi.dip
         if (sip == osip and sport == fdi.sport and dip == odip and dport == fdi.dport) or (
@@ -133,6 +135,11 @@ def _set_addresses(fdi: FdInfo, sip, sport: int, dip, dport: int, overwrite_dest
         fdi.dport = dport
         changed = True
     return changed
+
+
+def _unmapped(ip):
+    """An IPv4-mapped IPv6 address as the IPv4 address it maps, any other as it is."""
+    return ip.ipv4_mapped if ip.version == 6 and ip.ipv4_mapped is not None else ip
 
 
 def _tuple_ips(tup):
@@ -161,7 +168,7 @@ def _infer_address(insp, dest):
     if subnet is not None:
         return subnet
     loopback = _LOOPBACK4 if dest.version == 4 else _LOOPBACK6
-    return next((ip for ip in ifaces if ip != loopback), _ZERO4 if dest.version == 4 else _ZERO6)
+    return next((ip for ip in ifaces if ip != loopback), _ZERO_ADDR[dest.version])
 
 
 def _patch_from_interfaces(insp, fdi: FdInfo) -> None:
@@ -169,7 +176,7 @@ def _patch_from_interfaces(insp, fdi: FdInfo) -> None:
     gets the address of the local interface that would be used."""
     if fdi.type not in ("4", "6") or _listening(fdi):
         return
-    zero = _ZERO4 if fdi.type == "4" else _ZERO6
+    zero = _ZERO_ADDR[fdi.type]
     sip = zero if fdi.sip is None else fdi.sip
     dip = zero if fdi.dip is None else fdi.dip
     if sip != zero and dip != zero:
@@ -286,9 +293,11 @@ def _make_send_parser(tuple_pos: int, infer: bool):
         if t is None:
             return
         res = evt.param(0)
+        if res is None or res < 0:
+            return
         fdi = sevt.fdinfo
         if fdi is None:
-            if not infer or res is None or res < 0 or sevt.fd < 0:
+            if not infer or sevt.fd < 0:
                 return
             # socket() was missed: guess a UDP socket of the tuple's family (upstream's
             # infer_send_sendto_sendmsg_fdinfo)
@@ -296,8 +305,6 @@ def _make_send_parser(tuple_pos: int, infer: bool):
             if tup is None or tup.family not in (AF_INET, AF_INET6):
                 return
             fdi = _add_socket(sevt, sevt.fd, tup.family, SOCK_DGRAM, IPPROTO_UDP, 0)
-        if res is None or res < 0:
-            return
         _io_tuple(insp, sevt, fdi, param(evt, tuple_pos), False)
 
     return parse_send_exit
@@ -331,8 +338,7 @@ def parse_bind_exit(insp, sevt) -> None:
             return
         if addr.port:
             ip = _ip(addr.addr)
-            if ip.version == 6 and ip.ipv4_mapped is not None:
-                ip = ip.ipv4_mapped
+            ip = _unmapped(ip)
             fdi.type = "4" if ip.version == 4 else "6"
             fdi.sip, fdi.sport = ip, addr.port
             fdi.dip, fdi.dport = None, 0
@@ -360,8 +366,7 @@ def parse_connect_exit(insp, sevt) -> None:
             return
         if addr.family in (AF_INET, AF_INET6) and addr.addr is not None:
             ip = _ip(addr.addr)
-            if ip.version == 6 and ip.ipv4_mapped is not None:
-                ip = ip.ipv4_mapped
+            ip = _unmapped(ip)
             fdi.type = "4" if ip.version == 4 else "6"
             fdi.dip, fdi.dport = ip, addr.port or 0
         elif addr.family == AF_UNIX and addr.path is not None:
@@ -374,7 +379,7 @@ def parse_connect_exit(insp, sevt) -> None:
         was_listening = _listening(fdi)
         fdi.type = "4" if sip.version == 4 else "6"
         if was_listening:
-            fdi.dip = _ZERO4 if sip.version == 4 else _ZERO6
+            fdi.dip = _ZERO_ADDR[sip.version]
         changed = _set_addresses(fdi, sip, tup.sport or 0, dip, tup.dport or 0, True)
         if changed and fdi.role == "server" and fdi.type == "4" and fdi.l4proto == "udp":
             _swap(fdi)  # connect done by a UDP server
