@@ -31,7 +31,7 @@ from libscap.params import AF_INET, AF_INET6, AF_UNIX
 from libscap.schema import PPME
 
 from libsinsp.fdinfo import FdInfo
-from libsinsp.parsers._common import O_CLOEXEC, add_fd, on_new_fd, param, tuple_name, unix_name
+from libsinsp.parsers._common import O_CLOEXEC, add_fd, on_new_fd, param, pos, tuple_name, unix_name
 
 AF_NETLINK = 16
 SOCK_STREAM, SOCK_DGRAM, SOCK_RAW = 1, 2, 3
@@ -446,12 +446,10 @@ PARSERS = {
     PPME.SOCKET_ACCEPT_5_X: parse_accept_exit,
     PPME.SOCKET_ACCEPT4_6_X: parse_accept_exit,
     PPME.SOCKET_SOCKETPAIR_X: parse_socketpair_exit,
-    PPME.SOCKET_SEND_X: _make_send_parser(4, True),
-    PPME.SOCKET_SENDTO_X: _make_send_parser(4, True),
-    PPME.SOCKET_SENDMSG_X: _make_send_parser(4, True),
-    PPME.SOCKET_SENDMMSG_X: _make_send_parser(4, False),
-    PPME.SOCKET_RECV_X: _make_recv_parser(4),
-    PPME.SOCKET_RECVFROM_X: _make_recv_parser(2),
-    PPME.SOCKET_RECVMSG_X: _make_recv_parser(3),
-    PPME.SOCKET_RECVMMSG_X: _make_recv_parser(4),
+    # the I/O calls at their "tuple" parameter (sendmmsg: no socket inferred)
+    **{PPME[code]: _make_send_parser(pos(code, "tuple"), infer)
+       for code, infer in (("SOCKET_SEND_X", True), ("SOCKET_SENDTO_X", True), ("SOCKET_SENDMSG_X", True),
+                           ("SOCKET_SENDMMSG_X", False))},
+    **{PPME[code]: _make_recv_parser(pos(code, "tuple"))
+       for code in ("SOCKET_RECV_X", "SOCKET_RECVFROM_X", "SOCKET_RECVMSG_X", "SOCKET_RECVMMSG_X")},
 }
