@@ -225,6 +225,8 @@ class Daemon:
         """Make every capture loop look at the stop request and the engine at its next event."""
         for w in self._wakes:
             w.append(1)
+        for insp, _src in self.captures:
+            insp.return_at = 0  # an inspector skipping events returns the next one
 
     # -- the capture thread ------------------------------------------------------------------
     #: the capture loop publishes its event count (metrics) every POLL_NS of event time
@@ -242,7 +244,13 @@ class Daemon:
         engine: ``Daemon.wake``) or at the deadline: the shared event count (metrics)
         every ``POLL_NS`` of event time, the drop check at the drop manager's next
         second (``DropManager.next_ts``) and the ``-M`` limit at its exact event, so
-        that both act on the same event as a per-event check would."""
+        that both act on the same event as a per-event check would.
+
+        Unless every event must be seen (``capture:`` dumps, a replay of several
+        sources), the inspector returns only the events of the codes the rules can
+        match and the first one at the deadline (``Inspector.return_only``,
+        ``return_at``); the others update state in C and are only counted there
+        (``Inspector.skipped``), as upstream's loop pays nothing for them."""
         duration_ns = int(self.opts.duration_s * 1e9)
         poll_ns = self.POLL_NS
         stop = self.stop_requested
@@ -263,11 +271,15 @@ class Daemon:
         no_matches: list[Match] = []
         lock = self._lock
         first_ts = 0
-        n = reported = 0
+        n = reported = skipped = 0
         next_ts = 0  # the periodic work runs at the first event
         failed = False
+        skip = dumps is None and not per_event_source
         try:
             table = engine.matcher_table(source)
+            if skip:
+                self._return_only(insp, engine, source, foreign)
+                insp.return_at = next_ts
             for sevt in insp:
                 n += 1
                 evt = sevt.evt
@@ -281,6 +293,11 @@ class Daemon:
                         engine = self.engine
                         tables.clear()
                         table = engine.matcher_table(source)
+                        if skip:
+                            self._return_only(insp, engine, source, foreign)
+                    if skip:
+                        n += insp.skipped - skipped
+                        skipped = insp.skipped
                     with lock:
                         self.num_evts += n - reported
                     reported = n
@@ -299,6 +316,10 @@ class Daemon:
                             self.exit_code, self.error, failed = 1, "Drop manager internal error", True
                             break
                         next_ts = min(next_ts, drops.next_ts)
+                    if skip:
+                        insp.return_at = next_ts
+                        if wake:  # woken while this block ran: the next event comes back
+                            insp.return_at = 0
                 if per_event_source:
                     src = sevt.source
                     if src not in sources:
@@ -328,11 +349,20 @@ class Daemon:
         finally:
             if dumps is not None:
                 dumps.close()
+            if skip:
+                n += insp.skipped - skipped
             with lock:
                 self.num_evts += n - reported
                 self._running -= 1
                 if failed or not self._running:
                     stop.set()
+
+    @staticmethod
+    def _return_only(insp: Any, engine: Any, source: str, foreign: int) -> None:
+        """Have ``insp`` return only the events the rules of ``source`` can match (and
+        those of code ``foreign``, an error when met)."""
+        codes = engine.interesting_event_types(source)
+        insp.return_only(codes | {foreign} if foreign >= 0 else codes)
 
     # -- signals -------------------------------------------------------------------------------
     def _on_signal(self, signum: int, _frame: Any) -> None:

@@ -110,7 +110,7 @@ class _Matchers(dict[int, "Matcher | None"]):
             name = type_name(code)
             fn = compile_matcher([[(r.condition, r) for r in indexed], [(r.condition, r) for r in rest]],
                                  s.registry, first=self.match_first,
-                                 known={"evt.type": name} if name else None)  # fmt: skip
+                                 known={"evt.type": name} if name else None, event_code=code)  # fmt: skip
         self[code] = fn
         return fn
 

@@ -18,6 +18,7 @@
 #include <structmember.h>
 
 #include "_bytes.h"
+#include "_events.h"
 #include "_scan.h"
 
 /* The int objects of recently seen thread ids, direct-mapped by value: most events
@@ -244,7 +245,7 @@ static int item_u64(PyObject *self, Py_ssize_t k, uint64_t *out)
 
 /* The bytes of parameter i of a well-formed event whose type is in the table:
  * 0 with *p, *n set; -1 for anything the slow path must handle. */
-static int locate(PyObject *self, Py_ssize_t i, const uint8_t **p, uint64_t *n, uint64_t *etype_out)
+int locate(PyObject *self, Py_ssize_t i, const uint8_t **p, uint64_t *n, uint64_t *etype_out)
 {
     uint64_t off, len, etype, nparams;
     if (!kind_tab || PyTuple_GET_SIZE(self) < 7 || i < 0)
@@ -297,7 +298,7 @@ PyDoc_STRVAR(param_doc,
 "Parameter i decoded by its PT_* type (bytes where the table has no entry);\n"
 "None for an empty parameter. Raises ScapError for a malformed event.");
 
-static PyObject *ev_param(PyObject *self, PyObject *arg)
+PyObject *ev_param(PyObject *self, PyObject *arg)
 {
     const uint8_t *p;
     uint64_t n, etype;
@@ -419,7 +420,7 @@ typedef struct {
     Py_ssize_t idx, off_evt, off_num, off_tinfo, off_fdinfo, off_fd, off_last;
     /* the Inspector's slots */
     Py_ssize_t off_deferred, off_filter, off_next_purge, off_not_returned, off_parse_errors;
-    Py_ssize_t off_fd_to_remove, off_tid_to_remove;
+    Py_ssize_t off_fd_to_remove, off_tid_to_remove, off_wanted, off_return_at, off_skipped;
     /* the fast paths (see fast_close, fast_open): their specs (the dict they are read
      * from owns the objects they point to), the FdInfo prototype new rows copy, the
      * offsets of FdInfo's and ThreadInfo's slots */
@@ -436,7 +437,7 @@ typedef struct {
 
 static PyObject *s_run_deferred, *s_purge, *s_lastaccess, *minus_one, *one;
 
-static Py_ssize_t member_offset(PyTypeObject *tp, const char *name)
+Py_ssize_t member_offset(PyTypeObject *tp, const char *name)
 {
     PyObject *d = PyObject_GetAttrString((PyObject *)tp, name);
     if (!d)
@@ -448,15 +449,6 @@ static Py_ssize_t member_offset(PyTypeObject *tp, const char *name)
         PyErr_Format(PyExc_TypeError, "%s.%s is no __slots__ member", tp->tp_name, name);
     Py_DECREF(d);
     return off;
-}
-
-/* a slot's value (borrowed), AttributeError if unset */
-static inline PyObject *get_slot(PyObject *o, Py_ssize_t off, const char *name)
-{
-    PyObject *v = *(PyObject **)((char *)o + off);
-    if (!v)
-        PyErr_Format(PyExc_AttributeError, "%s is not set", name);
-    return v;
 }
 
 static inline void set_slot(PyObject *o, Py_ssize_t off, PyObject *v)
@@ -610,6 +602,9 @@ static PyObject *loop_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
         (self->off_parse_errors = member_offset(Py_TYPE(insp), "_parse_errors")) < 0 ||
         (self->off_fd_to_remove = member_offset(Py_TYPE(insp), "_fd_to_remove")) < 0 ||
         (self->off_tid_to_remove = member_offset(Py_TYPE(insp), "_tid_to_remove")) < 0 ||
+        (self->off_wanted = member_offset(Py_TYPE(insp), "_wanted")) < 0 ||
+        (self->off_return_at = member_offset(Py_TYPE(insp), "return_at")) < 0 ||
+        (self->off_skipped = member_offset(Py_TYPE(insp), "_skipped")) < 0 ||
         fast_init(self, (PyTypeObject *)ttype) < 0) {
         Py_DECREF(self);
         return NULL;
@@ -955,6 +950,31 @@ static PyObject *call_method0(PyObject *o, PyObject *name)
     return PyObject_CallMethodNoArgs(o, name);
 }
 
+/* Inspector.return_only: is an event of type etype at time ts (ns) one not to return?
+ * (-1: error) Its code is not in the _wanted bytes and it comes before return_at
+ * (None: never). */
+static int unwanted(Loop *self, long etype, long long ts)
+{
+    PyObject *wanted = get_slot(self->insp, self->off_wanted, "_wanted");
+    if (!wanted)
+        return -1;
+    if (wanted == Py_None || !PyBytes_Check(wanted) || etype >= PyBytes_GET_SIZE(wanted) ||
+        PyBytes_AS_STRING(wanted)[etype])
+        return 0;
+    PyObject *at = get_slot(self->insp, self->off_return_at, "return_at");
+    if (!at)
+        return -1;
+    if (at == Py_None)
+        return 1;
+    int overflow;
+    long long atv = PyLong_AsLongLongAndOverflow(at, &overflow);
+    if (atv == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow)
+        return overflow > 0;
+    return ts < atv;
+}
+
 static PyObject *loop_next(Loop *self)
 {
     if (self->done)
@@ -1104,6 +1124,14 @@ static PyObject *loop_next(Loop *self)
         }
         Py_DECREF(evt); /* the SinspEvent holds it */
         if (!hidden) {
+            int skip = unwanted(self, etype, tsv);
+            if (skip < 0)
+                goto fail;
+            if (skip) {
+                if (bump(insp, self->off_skipped, "_skipped") < 0)
+                    goto fail;
+                continue;
+            }
             PyObject *flt = get_slot(insp, self->off_filter, "_filter");
             if (!flt)
                 goto fail;
@@ -1250,7 +1278,8 @@ PyMODINIT_FUNC PyInit__events(void)
               PyModule_AddIntConstant(m, "MAX_PARAMS", MAX_PARAMS) < 0 ||
               PyModule_AddIntConstant(m, "FAST_CLOSE", FAST_CLOSE) < 0 ||
               PyModule_AddIntConstant(m, "FAST_OPEN", FAST_OPEN) < 0 ||
-              PyModule_AddObjectRef(m, "EventBase", (PyObject *)&EventBase) < 0 || loop_init_module(m) < 0))
+              PyModule_AddObjectRef(m, "EventBase", (PyObject *)&EventBase) < 0 || loop_init_module(m) < 0 ||
+              fields_init_module(m) < 0))
         Py_CLEAR(m);
     return m;
 }

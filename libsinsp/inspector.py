@@ -78,8 +78,9 @@ _HIDDEN = frozenset([PPME.SYSCALL_OPEN_E, PPME.SYSCALL_OPENAT_2_E, PPME.SYSCALL_
 _DF_STATE_ONLY = 1
 #: per event type (all 2^16): _HIDDEN_KIND | _NO_THREAD_ROW bits, one index per event
 _HIDDEN_KIND, _NO_THREAD_ROW = 1, 2
+_N_CODES = 1 << 16
 _KINDS = bytes((_HIDDEN_KIND if t in _HIDDEN else 0) | (_NO_THREAD_ROW if t in _NO_PLACEHOLDER else 0)
-               for t in range(1 << 16))
+               for t in range(_N_CODES))
 
 
 #: the row the C loop's open fast path copies (every slot as FdInfo() sets it) before
@@ -120,7 +121,7 @@ class Inspector:
     #: what the C event loop reads or counts per event, at fixed offsets (the rest
     #: of the state lives in the instance __dict__)
     __slots__ = ("_deferred", "_filter", "_next_purge", "_not_returned", "_parse_errors", "_fd_to_remove",
-                 "_tid_to_remove", "__dict__")
+                 "_tid_to_remove", "_wanted", "return_at", "_skipped", "__dict__")
 
     def __init__(self, max_threads: int = DEFAULT_MAX_THREADS,
                  thread_timeout_ns: int = DEFAULT_THREAD_TIMEOUT_NS,
@@ -152,6 +153,12 @@ class Inspector:
         self._parse_errors = 0
         self._converter: Converter | None = None
         self._filter: Callable[[SinspEvent], bool] | None = None
+        #: per event code, whether events of that code are returned (None: all are)
+        self._wanted: bytes | None = None
+        #: an event at or after this time is returned whatever its code (see return_only;
+        #: None: no such time)
+        self.return_at: int | None = None
+        self._skipped = 0
         self._listeners: list[Listener] = []
         self._next_purge = 0
         self._interrupted = False
@@ -295,6 +302,28 @@ class Inspector:
 
         self._filter = compile_filter(parse(expr), registry())
 
+    def return_only(self, codes: Iterable[int] | None) -> None:
+        """Return only the events of the event ``codes`` (None, the default: of every
+        code); the others are parsed for state as usual, counted in ``skipped`` and
+        never reach the caller, so a consumer that acts on a few codes (the rules
+        engine: the codes its rules can match) pays nothing in Python for the rest.
+        When ``return_at`` is set (an event time, ns), the events at or after it are
+        returned whatever their code: a consumer that does periodic work by event
+        time keeps its clock (``return_at = 0``: the next event)."""
+        if codes is None:
+            self._wanted = None
+            return
+        wanted = bytearray(_N_CODES)
+        for code in codes:
+            if 0 <= code < _N_CODES:
+                wanted[code] = 1
+        self._wanted = bytes(wanted)
+
+    @property
+    def skipped(self) -> int:
+        """Events not returned because of ``return_only``."""
+        return self._skipped
+
     def add_event_listener(self, listener: Listener) -> None:
         """Call ``listener(sinsp_event)`` for every event after it was parsed, before the
         filter (a plugin manager's hook). The SinspEvent is reused: copy what you keep."""
@@ -316,8 +345,9 @@ class Inspector:
         an unknown tid unless its kind forbids a row), re-point the SinspEvent (evt, num,
         tinfo, fdinfo unset, fd -1), call the parser of its type (a parse error is counted
         in _parse_errors), purge when due (_purge, _next_purge), call the listeners, then
-        count hidden, state-only and filtered-out events in _not_returned and return the
-        others. ``_run_py`` is the same loop in Python (the reference; tests compare)."""
+        count hidden, state-only and filtered-out events in _not_returned, and events of
+        codes not wanted (_wanted) before return_at in _skipped, and return the others.
+        ``_run_py`` is the same loop in Python (the reference; tests compare)."""
         return SinspLoop(self, batches, self._sevt, self.threads.map, _parser_table(), _KINDS, self._listeners,
                          self._missing_thread, _FDINFO_UNSET, _PARSE_ERRORS, ThreadInfo, state_only_mask,
                          _fast_paths(), _FDINFO_PROTOTYPE)
@@ -368,6 +398,10 @@ class Inspector:
                         listener(sevt)
                 if kind & _HIDDEN_KIND or evt[9] & state_only_mask:
                     self._not_returned += 1
+                    continue
+                wanted = self._wanted
+                if wanted is not None and not wanted[etype] and (self.return_at is None or ts < self.return_at):
+                    self._skipped += 1
                     continue
                 flt = self._filter
                 if flt is not None and not flt(sevt):
@@ -439,7 +473,7 @@ class Inspector:
             drops = sum(s.drops for s in self._engine.stats())
         return {
             "events_seen": self._sevt.num,
-            "events_returned": self._sevt.num - self._not_returned,
+            "events_returned": self._sevt.num - self._not_returned - self._skipped,
             "parse_errors": self._parse_errors,
             "events_unconvertible": self._converter.rejected if self._converter is not None else 0,
             "events_dropped": drops,

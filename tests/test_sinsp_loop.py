@@ -65,6 +65,55 @@ def test_c_loop_equals_python_loop(shared_capture: Path, filt: str | None) -> No
     assert c == py
 
 
+def _returned_only(shared_capture: Path, use_py: bool, codes, return_at_num: int | None):
+    """(num, type) of the events returned with return_only(codes); from event number
+    return_at_num on, return_at = that event's time (all later events come back)."""
+    insp = Inspector()
+    if use_py:
+        insp._run = insp._run_py  # type: ignore[method-assign]
+    insp.open_file(shared_capture)
+    insp.return_only(codes)
+    out = []
+    while (s := insp.next()) is not None:
+        out.append((s.num, s.evt[5]))
+        if return_at_num is not None and s.num >= return_at_num and insp.return_at is None:
+            insp.return_at = s.evt[2]
+    return out, insp.skipped, insp.stats()
+
+
+@pytest.mark.parametrize("return_at_num", [None, 40])
+def test_return_only_in_c_equals_python(shared_capture: Path, return_at_num: int | None) -> None:
+    """Only the wanted codes come back (until return_at: then every event), the rest
+    is counted as skipped, and state is the same as when every event comes back."""
+    from libscap.schema import PPME
+
+    codes = {int(PPME.SYSCALL_OPEN_X), int(PPME.SYSCALL_OPENAT_2_X), int(PPME.SYSCALL_EXECVE_19_X)}
+    c = _returned_only(shared_capture, False, codes, return_at_num)
+    py = _returned_only(shared_capture, True, codes, return_at_num)
+    assert c == py
+    out, skipped, stats = c
+    everything = _returned_only(shared_capture, False, None, None)
+    assert len(out) + skipped == len(everything[0])
+    assert stats["events_returned"] == len(out) and stats["threads"] == everything[2]["threads"]
+    if return_at_num is None:
+        assert all(t in codes for _, t in out)
+        if skipped:
+            assert len(out) < len(everything[0])
+
+
+def test_return_at_zero_returns_the_next_event() -> None:
+    insp = Inspector()
+    insp.open_file(CAPTURES / "curl_google.scap")
+    insp.return_only(())
+    insp.return_at = 0
+    first = insp.next()
+    assert first is not None and first.num == 1
+    insp.return_at = None
+    every = Inspector()
+    every.open_file(CAPTURES / "curl_google.scap")
+    assert insp.next() is None and insp.skipped == sum(1 for _ in every) - 1
+
+
 def test_c_loop_parse_errors_counted_like_python(shared_capture: Path) -> None:
     from libscap.schema import PPME
 

@@ -15,6 +15,7 @@ resolved string when there is one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -32,12 +33,12 @@ _SPLIT = frozenset((PT.ERRNO, PT.FLAGS8, PT.FLAGS16, PT.FLAGS32, PT.ENUMFLAGS8,
                     PT.ENUMFLAGS16, PT.ENUMFLAGS32, PT.MODE, PT.SYSCALLID, PT.SIGTYPE))  # fmt: skip
 _L4CHAR = {"tcp": "t", "udp": "u", "icmp": "i", "raw": "r"}
 #: FdInfo.type keys whose upstream type letter differs (libsinsp's fdinfo.h CHAR_FD_*)
-_UPSTREAM_CHAR = {"?": "o", "r": "u", "o": "r", "c": "P"}
+UPSTREAM_CHAR = {"?": "o", "r": "u", "o": "r", "c": "P"}
 
 
 def typechar(fdtype: str) -> str:
     """The fd type letter as upstream prints it (fd.typechar, ``<f>`` prefixes, fd lists)."""
-    return _UPSTREAM_CHAR.get(fdtype, fdtype)
+    return UPSTREAM_CHAR.get(fdtype, fdtype)
 
 
 def normalize_path(path: str) -> str:
@@ -107,22 +108,17 @@ def param_text(sevt: "SinspEvent", i: int, max_len: int | None = DEFAULT_MAX_LEN
         from libscap.render import printable
 
         return printable(raw, max_len), ""
-    if raw and info.type in _SPLIT:
-        return _split_text(evt.type, i, raw)
-    text = render(info, raw, max_len)
-    if not raw:
-        return text, ""
     ptype = info.type
-    if ptype == PT.DYN:
-        return text, ""
-    if ptype in (PT.FD, PT.FD32):
+    if raw and ptype in _SPLIT:
+        return split_text(evt.type, i, raw)
+    if ptype in (PT.FD, PT.FD32) and raw:
         value = evt.param(i)
-        if value is None:
-            return text, ""
-        if value >= 0:
-            return str(value), fd_resolved(sevt, value)
-        num, _, rest = text.partition("(")
-        return num, rest[:-1]
+        if value is not None:
+            # an error code: its name in the cached split text
+            return (str(value), fd_resolved(sevt, value)) if value >= 0 else split_text(evt.type, i, raw)
+    text = render(info, raw, max_len)
+    if not raw or ptype in (PT.DYN, PT.FD, PT.FD32):
+        return text, ""
     if ptype == PT.FDLIST:
         table = sevt.tinfo.fdtable if sevt.tinfo is not None else {}
         fds = evt.param(i) or ()
@@ -150,8 +146,30 @@ def param_text(sevt: "SinspEvent", i: int, max_len: int | None = DEFAULT_MAX_LEN
     return text, ""
 
 
+def has_split_text(code: int, i: int) -> bool:
+    """Is parameter ``i`` of events of ``code`` a number printed with symbolic names
+    (flags, errno...), whose text ``split_text`` gives?"""
+    params = EVENTS[code].params if code < len(EVENTS) else ()
+    return i < len(params) and params[i].type in _SPLIT
+
+
+def param_text_of(code: int, i: int) -> Callable[["SinspEvent"], tuple[str, str]]:
+    """``param_text(sevt, i)`` for the events of ``code`` only: a number with symbolic
+    names (flags, errno...) goes straight to its cached text, with no per-event
+    look-up of the parameter's type."""
+    if not has_split_text(code, i):
+        return lambda sevt: param_text(sevt, i)
+    info = EVENTS[code].params[i]
+
+    def text(sevt: "SinspEvent") -> tuple[str, str]:
+        raw = sevt.evt.raw_param(i)
+        return split_text(code, i, raw) if raw else (render(info, raw, DEFAULT_MAX_LEN), "")
+
+    return text
+
+
 @lru_cache(maxsize=4096)
-def _split_text(etype: int, i: int, raw: bytes) -> tuple[str, str]:
+def split_text(etype: int, i: int, raw: bytes) -> tuple[str, str]:
     """(value, names) of parameter ``i`` of an event of type ``etype``, a number printed
     with symbolic names (flags, errno, mode...): it depends on the bytes alone, and
     rendering flags walks a whole flag table, so the texts are cached (evt.arg.flags

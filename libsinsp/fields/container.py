@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from libsinsp.containers import HOST_ID
+from libsinsp.fields import readers
 from libsinsp.fields.registry import FieldClass, spec
 from libsinsp.filter.fields import ArgRule
 
@@ -46,7 +47,7 @@ _IDX_KEY = dict(arg=ArgRule.REQUIRED_INDEX_OR_KEY)
 
 CONTAINER = FieldClass("container", "Container of the process (id from cgroups; the rest needs a runtime).", (
     _C("container.id", "CHARBUF", "container id (12 characters) from the cgroups; 'host' for host processes",
-       container_id),
+       readers.thread_attr(container_id, "container_id", HOST_ID)),
     _C("container.full_id", "CHARBUF", "full container id (from the runtime)"),
     _C("container.name", "CHARBUF", "container name; 'host' for host processes", _host_only),
     _C("container.image", "CHARBUF", "container image name (e.g. falcosecurity/falco:latest)"),

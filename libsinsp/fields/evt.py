@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 from libscap.render import event_name
 from libscap.schema import EC, EF, EVENTS, FLAG_TABLES, PPM_SC_NAMES, PPME, PT
 
-from libsinsp.fields.args import args_text, concatenate_paths, dirfd_base, param_text
-from libsinsp.fields.registry import FieldClass, FieldError, SinspFieldRegistry, simple, spec
-from libsinsp.filter.fields import ArgRule
+from libsinsp.fields import readers
+from libsinsp.fields.args import (args_text, concatenate_paths, dirfd_base, has_split_text, param_text,
+                                  param_text_of, split_text)
+from libsinsp.fields.registry import CodeFactory, FieldClass, FieldError, SinspFieldRegistry, simple, spec
+from libsinsp.filter.fields import ArgRule, Constant
 
 if TYPE_CHECKING:
     from libsinsp.event import SinspEvent
@@ -56,9 +58,13 @@ def has_result(sevt: "SinspEvent") -> bool:
 
 
 def result(sevt: "SinspEvent") -> int | None:
-    if not has_result(sevt):
-        return None
-    v = sevt.evt.param(0)
+    return _raw_result(sevt) if has_result(sevt) else None
+
+
+def _raw_result(sevt: "SinspEvent") -> int | None:
+    """The result of an event of a code that has one (see _result_for_code)."""
+    evt = sevt.evt
+    v = evt.param(0) if evt[6] > 0 else None
     return v if isinstance(v, int) else None
 
 
@@ -89,55 +95,81 @@ def _category(sevt: "SinspEvent") -> str:
 _OPEN_FLAGS_AT = {t: 3 if t in _NEW_OPENS else 2 for t in _OPENS}
 
 
-def _open_flag(field: str) -> Callable[["SinspEvent"], bool]:
+def _open_flag_at(field: str, code: int, idx: int) -> Callable[["SinspEvent"], bool]:
+    """evt.is_open_<field> of the events of open-family ``code``, flags at ``idx``."""
     if field in ("read", "write"):
         bit = PPM_O_RDONLY if field == "read" else PPM_O_WRONLY
 
         def extract_bit(sevt: "SinspEvent") -> bool:
             evt = sevt.evt
-            idx = _OPEN_FLAGS_AT.get(evt.type)
-            return idx is not None and idx < evt.nparams and bool((evt.param(idx) or 0) & bit)
+            return idx < evt[6] and bool((evt.param(idx) or 0) & bit)
 
-        return extract_bit
+        return readers.open_bit(extract_bit, idx, bit)
 
     def extract(sevt: "SinspEvent") -> bool:
         evt = sevt.evt
-        idx = _OPEN_FLAGS_AT.get(evt.type)
-        if idx is None:
-            return False
-        flags = evt.param(idx) if idx < evt.nparams else None
-        flags = flags or 0
+        flags = (evt.param(idx) if idx < evt[6] else None) or 0
         if field == "create":
             if flags & PPM_O_F_CREATED:
                 return True
             res = result(sevt)
             return bool(flags & PPM_O_TMPFILE) and res is not None and res >= 0
-        if flags & (PPM_O_TMPFILE | PPM_O_CREAT) and evt.type != PPME.SYSCALL_OPEN_BY_HANDLE_AT_X:
-            mode_idx = idx + 1
-            mode = evt.param(mode_idx) if mode_idx < evt.nparams else None
+        if flags & (PPM_O_TMPFILE | PPM_O_CREAT) and code != PPME.SYSCALL_OPEN_BY_HANDLE_AT_X:
+            mode = evt.param(idx + 1) if idx + 1 < evt[6] else None
             return bool((mode or 0) & _EXEC_BITS)
         return False
 
     return extract
 
 
-def _res_str(sevt: "SinspEvent") -> str | None:
-    res = result(sevt)
-    if res is None:
-        return None
-    if res >= 0:
-        return "SUCCESS"
-    value, resolved = param_text(sevt, 0)
-    return resolved or value
+def _open_flag(field: str) -> tuple[Callable[["SinspEvent"], bool], CodeFactory]:
+    """evt.is_open_<field>: (the extractor, the one per event code: False on others)."""
+    per_code = {code: _open_flag_at(field, code, idx) for code, idx in _OPEN_FLAGS_AT.items()}
+
+    def extract(sevt: "SinspEvent") -> bool:
+        fn = per_code.get(sevt.evt[5])
+        return fn is not None and fn(sevt)
+
+    return extract, lambda arg, code: per_code.get(code, Constant(False))
 
 
-def _failed(sevt: "SinspEvent") -> bool:
-    res = result(sevt)
-    return res is not None and res < 0
+#: evt.is_open_<field>: (the extractor, the one per event code)
+_OPEN_FLAG = {field: _open_flag(field) for field in ("read", "write", "exec", "create")}
+
+
+def _result_text(res_of: Callable[["SinspEvent"], int | None],
+                 text: Callable[["SinspEvent"], tuple[str, str]]) -> Callable[["SinspEvent"], str | None]:  # fmt: skip
+    """evt.res: ``res_of`` the result, ``text`` the (value, resolved) of parameter 0."""
+
+    def extract(sevt: "SinspEvent") -> str | None:
+        res = res_of(sevt)
+        if res is None:
+            return None
+        if res >= 0:
+            return "SUCCESS"
+        value, resolved = text(sevt)
+        return resolved or value
+
+    return extract
+
+
+def _failed(res_of: Callable[["SinspEvent"], int | None]) -> Callable[["SinspEvent"], bool]:
+    """evt.failed, ``res_of`` the result."""
+    return lambda sevt: (res := res_of(sevt)) is not None and res < 0
 
 
 def _arg_index(arg: str) -> int | None:
     return int(arg) if arg.isdigit() else None
+
+
+def _arg_at(text: Callable[["SinspEvent"], tuple[str, str]]) -> Callable[["SinspEvent"], str | None]:
+    """evt.arg of one parameter: its resolved text when there is one, else its value."""
+
+    def extract(sevt: "SinspEvent") -> str | None:
+        value, resolved = text(sevt)
+        return resolved or value
+
+    return extract
 
 
 def _make_arg(arg: str | None) -> Callable[["SinspEvent"], Any]:
@@ -155,6 +187,35 @@ def _make_arg(arg: str | None) -> Callable[["SinspEvent"], Any]:
         return resolved or value
 
     return extract
+
+
+def _arg_for_code(arg: str | None, code: int) -> Callable[["SinspEvent"], Any] | Constant | None:
+    """evt.arg of the events of ``code``: the parameter's position is the code's."""
+    if code >= len(EVENTS) or not arg:
+        return None
+    idx = _arg_index(arg)
+    i = idx if idx is not None else EVENTS[code].param_positions.get(arg)
+    if i is None:
+        return Constant(None)
+    at = _arg_at(param_text_of(code, i))
+    extract = lambda sevt: at(sevt) if i < sevt.evt[6] else None  # noqa: E731
+    return readers.split_arg(extract, code, i, split_text) if has_split_text(code, i) else extract
+
+
+def _result_for_code(make: Callable[[int], Callable[["SinspEvent"], Any]]) -> CodeFactory:
+    """A result field (evt.res, evt.rawres, evt.failed...) of the events of one code:
+    missing on codes without a result (upstream's has_return_value), ``make(code)``'s
+    on the others (where only an empty event has none)."""
+
+    def for_code(arg: str | None, code: int) -> Callable[["SinspEvent"], Any] | Constant | None:
+        if code >= len(EVENTS):
+            return None
+        info = EVENTS[code]
+        if code & 1 == 0 or code == PPME.GENERIC_X or not info.category & EC.SYSCALL:
+            return Constant(None)
+        return make(code)
+
+    return for_code
 
 
 def rawarg_type(arg: str) -> tuple[str, str] | None:
@@ -404,9 +465,10 @@ EVT = FieldClass("evt", "Generic event fields and fields of system call events."
     _C("evt.info", "CHARBUF", "same as evt.args", args_text),
     _C("evt.buffer", "BYTEBUF", "the data buffer of I/O events (read, write, sendto...)", _buffer),
     _C("evt.buflen", "UINT64", "length of the data buffer of I/O events", _buflen, fmt="DEC"),
-    _C("evt.res", "CHARBUF", "result: SUCCESS, or the error name (ENOENT)", _res_str),
+    _C("evt.res", "CHARBUF", "result: SUCCESS, or the error name (ENOENT)",
+       _result_text(result, lambda sevt: param_text(sevt, 0))),
     _C("evt.rawres", "INT64", "result as a number (-2)", result, fmt="DEC"),
-    _C("evt.failed", "BOOL", "true when the event returned an error", _failed),
+    _C("evt.failed", "BOOL", "true when the event returned an error", _failed(result)),
     _C("evt.is_io", "BOOL", "true for events that read or write fds",
        lambda e: bool(_flags(e) & (EF.READS_FROM_FD | EF.WRITES_TO_FD))),
     _C("evt.is_io_read", "BOOL", "true for events that read from fds",
@@ -447,10 +509,10 @@ EVT = FieldClass("evt", "Generic event fields and fields of system call events."
     _C("evt.count.exit", "UINT32", "1 for exit events", lambda e: 1 if e.evt.type & 1 else None, fmt="DEC"),
     spec("evt", "evt.abspath", "CHARBUF", "absolute path from a dirfd and a path argument "
          "(evt.abspath.src, evt.abspath.dst for renames and links)", _make_abspath, arg=ArgRule.OPTIONAL_KEY),
-    _C("evt.is_open_read", "BOOL", "true for opens of a path for reading", _open_flag("read")),
-    _C("evt.is_open_write", "BOOL", "true for opens of a path for writing", _open_flag("write")),
-    _C("evt.is_open_exec", "BOOL", "true for opens that create a file with an execute bit", _open_flag("exec")),
-    _C("evt.is_open_create", "BOOL", "true for opens that created a file", _open_flag("create")),
+    _C("evt.is_open_read", "BOOL", "true for opens of a path for reading", _OPEN_FLAG["read"][0]),
+    _C("evt.is_open_write", "BOOL", "true for opens of a path for writing", _OPEN_FLAG["write"][0]),
+    _C("evt.is_open_exec", "BOOL", "true for opens that create a file with an execute bit", _OPEN_FLAG["exec"][0]),
+    _C("evt.is_open_create", "BOOL", "true for opens that created a file", _OPEN_FLAG["create"][0]),
 ))  # fmt: skip
 
 CLASSES = (EVT,)
@@ -461,6 +523,13 @@ def install(reg: SinspFieldRegistry) -> None:
     an evt.type value must name an event, a syscall or a loaded plugin's async event
     (upstream's validate_filter_value, for every operator)."""
     reg.set_dynamic_type("evt.rawarg", rawarg_type)
+    for field, (_, for_code) in _OPEN_FLAG.items():
+        reg.set_code_extractor(f"evt.is_open_{field}", for_code)
+    reg.set_code_extractor("evt.arg", _arg_for_code)
+    reg.set_code_extractor("evt.rawres", _result_for_code(lambda code: _raw_result))
+    reg.set_code_extractor("evt.failed", _result_for_code(lambda code: _failed(_raw_result)))
+    reg.set_code_extractor("evt.res", _result_for_code(
+        lambda code: _result_text(_raw_result, param_text_of(code, 0))))
     names = frozenset(e.name for e in EVENTS) | frozenset(PPM_SC_NAMES.values())
     reg.set_value_validator("evt.type", lambda v: None if v in names or v in reg.async_event_names
                             else f"unknown event type {v}")  # fmt: skip

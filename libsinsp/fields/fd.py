@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 from libscap.schema import EF, EVENTS, PPME
 
 from libsinsp.fdinfo import FD_TYPE_NAMES
-from libsinsp.fields.args import concatenate_paths, dirfd_base, param_text, typechar
+from libsinsp.fields import readers
+from libsinsp.fields.args import UPSTREAM_CHAR, concatenate_paths, dirfd_base, param_text, typechar
 from libsinsp.fields.container import container_id
 from libsinsp.fields.registry import FieldClass, FieldError, SinspFieldRegistry, spec
-from libsinsp.filter.fields import AnyOf, ArgRule
+from libsinsp.filter.fields import AnyOf, ArgRule, Constant
 
 if TYPE_CHECKING:
     from libsinsp.event import SinspEvent
@@ -47,15 +48,15 @@ _EVENT_TYPECHAR = {
 _FD_CODES = frozenset(e.id for e in EVENTS if e.flags & _FD_FLAGS)
 
 
-def _has_fd(sevt: "SinspEvent") -> bool:
-    return sevt.evt.type in _FD_CODES and sevt.tinfo is not None
+# Every fd field is written for events of the fd codes (the extractor a rule compiled
+# for one such code runs); on any other event the field is missing (_F).
 
 
 def _fd(fn: Callable[["SinspEvent", "FdInfo"], Any]) -> Callable[["SinspEvent"], Any]:
-    """An extractor over the event's fd (missing when the event has no known fd)."""
+    """An extractor over the event's fd (missing when the fd is unknown)."""
 
     def extract(sevt: "SinspEvent") -> Any:
-        if not _has_fd(sevt):
+        if sevt.tinfo is None:
             return None
         fi = sevt.fdinfo
         return None if fi is None else fn(sevt, fi)
@@ -91,14 +92,14 @@ def _name_from_event(sevt: "SinspEvent", raw: bool) -> str | None:
 
 
 def _fd_name(sevt: "SinspEvent") -> str | None:
-    if not _has_fd(sevt):
+    if sevt.tinfo is None:
         return None
     fi = sevt.fdinfo
     return _name_from_event(sevt, False) if fi is None else fi.name
 
 
 def _fd_nameraw(sevt: "SinspEvent") -> str | None:
-    if not _has_fd(sevt):
+    if sevt.tinfo is None:
         return None
     fi = sevt.fdinfo
     name = _name_from_event(sevt, True) if fi is None else fi.nameraw
@@ -110,7 +111,7 @@ def _fd_nameraw(sevt: "SinspEvent") -> str | None:
 
 
 def _directory(sevt: "SinspEvent") -> str | None:
-    if not _has_fd(sevt):
+    if sevt.tinfo is None:
         return None
     fi = sevt.fdinfo
     if fi is None:
@@ -141,7 +142,7 @@ def _filename(sevt: "SinspEvent", fi: "FdInfo") -> str | None:
 
 
 def _typechar(sevt: "SinspEvent") -> str | None:
-    if not _has_fd(sevt):
+    if sevt.tinfo is None:
         return None
     fi = sevt.fdinfo
     return _EVENT_TYPECHAR.get(sevt.evt.type, "o") if fi is None else typechar(fi.type)
@@ -253,7 +254,7 @@ def _sockfamily(sevt: "SinspEvent", fi: "FdInfo") -> str | None:
 
 
 def _fd_num(sevt: "SinspEvent") -> int | None:
-    if not _has_fd(sevt):
+    if sevt.tinfo is None:
         return None
     sevt.fdinfo  # noqa: B018 - the lookup sets sevt.fd
     return sevt.fd
@@ -266,7 +267,7 @@ def _make_types(arg: str | None) -> Callable[["SinspEvent"], Any]:
 
     def extract(sevt: "SinspEvent") -> Any:
         t = sevt.tinfo
-        if t is None or not _has_fd(sevt):
+        if t is None:
             return None
         if n is not None:
             fi = t.fdtable.get(n)
@@ -300,8 +301,21 @@ def _both_ends(port: bool) -> Callable[["SinspEvent", "FdInfo"], Any]:
     return values
 
 
-def _F(name: str, ptype: str, desc: str, fn: Callable[["SinspEvent"], Any], **kw: Any):  # noqa: N802
-    return spec("fd", name, ptype, desc, lambda arg: fn, **kw)
+def _on_fd_events(extract: Callable[["SinspEvent"], Any]) -> Callable[["SinspEvent"], Any]:
+    """``extract`` on events of the fd codes; missing on others."""
+    return lambda sevt: extract(sevt) if sevt.evt[5] in _FD_CODES else None
+
+
+#: field name -> its extractor factory as written (for the events of fd codes)
+_WRITTEN: dict[str, Callable[[str | None], Callable[["SinspEvent"], Any]]] = {}
+
+
+def _F(name: str, ptype: str, desc: str, fn: Callable[["SinspEvent"], Any] | None = None, *,  # noqa: N802
+       make: Callable[[str | None], Callable[["SinspEvent"], Any]] | None = None, **kw: Any):  # fmt: skip
+    """An fd field: ``fn`` (or ``make(arg)``) as written, missing on events of other codes."""
+    written = make or (lambda arg: fn)
+    _WRITTEN[name] = written
+    return spec("fd", name, ptype, desc, lambda arg: _on_fd_events(written(arg)), **kw)
 
 
 _FILTER_ONLY = ("filter_only", "no_rhs", "no_transformer")
@@ -336,7 +350,7 @@ FD = FieldClass("fd", "The file descriptor the event acts on (for events that us
     _F("fd.sockfamily", "CHARBUF", "socket family: ip or unix", _fd(_sockfamily)),
     _F("fd.is_server", "BOOL", "true when this process is the server end of the connection", _fd(_is_server)),
     _F("fd.uid", "CHARBUF", "thread id followed by fd number (unique fd id)",
-       lambda e: None if not _has_fd(e) else f"{e.tinfo.tid}{_fd_num(e)}"),
+       lambda e: None if e.tinfo is None else f"{e.tinfo.tid}{_fd_num(e)}"),
     _F("fd.containername", "CHARBUF", "container.id:fd.name",
        lambda e: None if (n := _fd_name(e)) is None else f"{container_id(e)}:{n}"),
     _F("fd.containerdirectory", "CHARBUF", "container.id:fd.directory",
@@ -367,8 +381,8 @@ FD = FieldClass("fd", "The file descriptor the event acts on (for events that us
     _F("fd.dev.minor", "INT32", "minor device number of the file", _fd(lambda e, fi: fi.dev & 0xFFFFF), fmt="DEC"),
     _F("fd.ino", "INT64", "inode of the file", _fd(lambda e, fi: fi.ino), fmt="DEC"),
     _F("fd.nameraw", "CHARBUF", "the path as the program passed it (not resolved)", _fd_nameraw),
-    spec("fd", "fd.types", "CHARBUF", "types of the fds of the process; fd.types[N] the type of fd N",
-         _make_types, arg=ArgRule.OPTIONAL_INDEX, is_list=True, flags=("no_rhs",)),
+    _F("fd.types", "CHARBUF", "types of the fds of the process; fd.types[N] the type of fd N",
+       make=_make_types, arg=ArgRule.OPTIONAL_INDEX, is_list=True, flags=("no_rhs",)),
     _F("fd.is_upper_layer", "BOOL", "true for a file in an overlayfs upper layer",
        _fd(lambda e, fi: bool(getattr(fi, "upper_layer", False)))),
     _F("fd.is_lower_layer", "BOOL", "true for a file in an overlayfs lower layer",
@@ -378,8 +392,33 @@ FD = FieldClass("fd", "The file descriptor the event acts on (for events that us
 CLASSES = (FD,)
 
 
+#: the fd fields rules read most: their C readers (over the extractor as written)
+_READERS: dict[str, Callable[[Callable[["SinspEvent"], Any]], Callable[["SinspEvent"], Any]]] = {
+    "fd.num": readers.fd_num, "fd.name": readers.fd_name, "fd.directory": readers.fd_directory,
+    "fd.typechar": lambda written: readers.fd_typechar(written, UPSTREAM_CHAR),
+}  # fmt: skip
+
+
+def _for_code(name: str) -> Any:
+    """Field ``name``'s extractor for the events of one code: as written (no code
+    test; in C for the fields of _READERS) for an fd code, missing on every event
+    of another."""
+    make, reader = _WRITTEN[name], _READERS.get(name)
+
+    def for_code(arg: str | None, code: int) -> Any:
+        if code not in _FD_CODES:
+            return Constant(None)
+        written = make(arg)
+        return written if reader is None else reader(written)
+
+    return for_code
+
+
 def install(reg: "SinspFieldRegistry") -> None:
-    """fd.ip, fd.port and fd.net match if either end does; "!=" only if both differ."""
+    """fd.ip, fd.port and fd.net match if either end does; "!=" only if both differ.
+    Extractors per event code: the fd fields without their code test."""
     for name, port in (("fd.ip", False), ("fd.port", True), ("fd.net", False)):
-        any_of = AnyOf(_fd(_both_ends(port)), ne_all=True)
+        any_of = AnyOf(_on_fd_events(_fd(_both_ends(port))), ne_all=True)
         reg.set_any_of(name, lambda arg, any_of=any_of: any_of)
+    for f in FD.fields:
+        reg.set_code_extractor(f.name, _for_code(f.name))

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from libsinsp.fdinfo import FD_TYPE_NAMES
+from libsinsp.fields import readers
 from libsinsp.fields.registry import FieldClass, FieldError, spec
 from libsinsp.filter.fields import AnyOf, ArgRule
 
@@ -312,7 +313,8 @@ PROCESS = FieldClass("process", "The process and thread that generated the event
     _P("proc.pexepath", "CHARBUF", "proc.exepath of the parent process", _parent(lambda t: t.exepath)),
     _A("proc.aexepath", "CHARBUF", "proc.exepath of an ancestor (proc.aexepath[2])",
        _ancestor_field(lambda t: t.exepath), **_ANC),
-    _P("proc.name", "CHARBUF", "process name (the task comm, at most 16 characters)", _t(lambda t: t.comm)),
+    _P("proc.name", "CHARBUF", "process name (the task comm, at most 16 characters)",
+       readers.thread_attr(_t(lambda t: t.comm), "comm")),
     _P("proc.pname", "CHARBUF", "proc.name of the parent process", _parent(lambda t: t.comm)),
     _A("proc.aname", "CHARBUF", "proc.name of an ancestor: proc.aname[1] is the parent; "
        "without index, every ancestor", _ancestor_field(lambda t: t.comm), **_ANC),

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from libsinsp.filter.fields import NUMERIC_TYPES, AnyOf, ArgRule, Extractor, FieldInfo, FieldType
+from libsinsp.filter.fields import NUMERIC_TYPES, AnyOf, ArgRule, Constant, Extractor, FieldInfo, FieldType
 
 #: upstream PT_* names of field values -> the filter compiler's type
 _PTYPES: dict[str, FieldType] = {
@@ -45,6 +45,9 @@ _FROM_FTYPE: dict[FieldType, str] = {
 FLAGS = frozenset({"filter_only", "print_only", "table_only", "deprecated", "no_rhs", "no_transformer"})
 
 Factory = Callable[[str | None], Extractor]
+#: (arg, event code) -> the field's extractor for events of that code, its Constant
+#: value on all of them, or None for the general extractor
+CodeFactory = Callable[[str | None, int], Extractor | Constant | None]
 
 
 class FieldError(ValueError):
@@ -139,6 +142,7 @@ class SinspFieldRegistry:
         self._dynamic_types: dict[str, Callable[[str], tuple[str, str] | None]] = {}
         self._validators: dict[str, Callable[[str], str | None]] = {}
         self._any_of: dict[str, Callable[[str | None], AnyOf | None]] = {}
+        self._for_code: dict[str, CodeFactory] = {}
         #: names of the async events loaded plugins emit (valid evt.type values)
         self.async_event_names: set[str] = set()
 
@@ -186,6 +190,19 @@ class SinspFieldRegistry:
         """The filter compiler's hook for "any of" fields (see set_any_of)."""
         make = self._any_of.get(field.name)
         return None if make is None else make(arg)
+
+    def set_code_extractor(self, name: str, make: CodeFactory) -> None:
+        """For a field whose extraction the event code partly decides (fd fields are
+        missing on events using no fd; evt.arg.NAME sits at one position per code):
+        how to extract it from events of one code (see make_code_extractor)."""
+        self._for_code[name] = make
+
+    def make_code_extractor(self, field: FieldInfo, arg: str | None, code: int) -> Extractor | Constant | None:
+        """The filter compiler's hook for functions compiled per event code: the
+        field's extractor for events of ``code``, its Constant value on all of them,
+        or None (use make_extractor)."""
+        make = self._for_code.get(field.name)
+        return None if make is None else make(arg, code)
 
     def validate_value(self, field: FieldInfo, arg: str | None, value: str) -> None:
         """The filter compiler's hook: ValueError for a value ``field`` can never have."""

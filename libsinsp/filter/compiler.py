@@ -56,7 +56,7 @@ from typing import Any
 
 from libsinsp.filter import ast
 from libsinsp.filter.errors import FilterCompileError
-from libsinsp.filter.fields import STRING_TYPES, ArgRule, Extractor, FieldInfo, FieldRegistry, FieldType
+from libsinsp.filter.fields import STRING_TYPES, ArgRule, Constant, Extractor, FieldInfo, FieldRegistry, FieldType
 from libsinsp.filter.operators import RUNTIME, list_op, scalar_ops
 from libsinsp.filter.transformers import SINGLE_STRING, concat, elementwise, join, length
 
@@ -81,8 +81,14 @@ class _Compiler:
         macros: Mapping[str, ast.Expr],
         lists: Mapping[str, Sequence[str]],
         known: Mapping[str, Any],
+        event_code: int | None = None,
     ) -> None:
         self.registry = registry
+        #: the registry's optional hook ``make_code_extractor(field, arg, code)``, bound to
+        #: the one event code every event has (None: events of any code)
+        hook = getattr(registry, "make_code_extractor", None)
+        self.for_code = (None if hook is None or event_code is None
+                         else lambda info, arg: hook(info, arg, event_code))  # fmt: skip
         #: the registry's optional hook ``validate_value(field, arg, value)`` (ValueError)
         self.validate = getattr(registry, "validate_value", None)
         self.macros = macros
@@ -158,7 +164,11 @@ class _Compiler:
         info, arg = self.resolve(node)
         if arg is None and info.name in self.known:
             return _Operand(self.const(self.known[info.name]), info.type, info.is_list, True, (info, arg))
-        code = self.extractor_slot((info.name, arg), lambda: self.registry.make_extractor(info, arg))
+        special = self.for_code(info, arg) if self.for_code is not None else None
+        if isinstance(special, Constant):
+            return _Operand(self.const(special.value), info.type, info.is_list, True, (info, arg))
+        make = (lambda: special) if special is not None else (lambda: self.registry.make_extractor(info, arg))
+        code = self.extractor_slot((info.name, arg), make)
         return _Operand(code, info.type, info.is_list, False, (info, arg))
 
     def candidates(self, node: ast.Operand) -> tuple[str, _Operand, bool] | None:
@@ -403,16 +413,18 @@ class _Compiler:
         """Define function ``name`` from ``body`` (lines after the prologue), each field
         read through its extractor once: fields used more than once are cached in a
         local on first use."""
-        prologue = []
+        unset = []
         for idx, uses in enumerate(self.field_uses):
             marker = f"\x00{idx}\x00"
             if uses > 1:
-                prologue.append(f"    v{idx} = _M\n")
+                unset.append(f"v{idx}")
                 body = body.replace(marker, f"(v{idx} if v{idx} is not _M else (v{idx} := x{idx}(e)))")
             else:
                 body = body.replace(marker, f"x{idx}(e)")
-        prologue.extend(f"    b{i} = _M\n" for i in range(self.n_locals))
-        source = f"def {name}(e):\n" + "".join(prologue) + body
+        unset.extend(f"b{i}" for i in range(self.n_locals))
+        # one chained assignment: _M is loaded once, not once per local
+        prologue = f"    {' = '.join(unset)} = _M\n" if unset else ""
+        source = f"def {name}(e):\n" + prologue + body
         exec(compile(source, "<filter>", "exec"), self.ns)
         fn: Callable[..., Any] = self.ns[name]
         fn.__doc__ = source
@@ -476,6 +488,7 @@ def compile_matcher(
     *,
     first: bool,
     known: Mapping[str, Any] | None = None,
+    event_code: int | None = None,
 ) -> Callable[[Any], Sequence[Any]]:
     """Compile many filters into one ``event -> matches`` function.
 
@@ -483,6 +496,8 @@ def compile_matcher(
     returns the values of the matching filters: only the first with ``first``,
     otherwise all the matches of the first section having any. Every field is
     extracted at most once per call, whichever filters use it (one function, one
-    set of locals). ``known`` as for compile_filter.
+    set of locals). ``known`` as for compile_filter. ``event_code``: the code of
+    every event the function will see; fields are then extracted by the registry's
+    ``make_code_extractor`` when it has one for the code (a Constant is decided here).
     """
-    return _Compiler(registry, {}, {}, known or {}).build_matcher(sections, first)
+    return _Compiler(registry, {}, {}, known or {}, event_code).build_matcher(sections, first)

@@ -79,6 +79,13 @@ class AnyOf(NamedTuple):
     ne_all: bool = False
 
 
+class Constant(NamedTuple):
+    """What a field extracts from every event of one event code (``None``: the
+    field is missing on all of them), so checks on it are decided at compile time."""
+
+    value: Any
+
+
 class FieldRegistry(Protocol):
     """Field lookup and extractor construction, implemented by libsinsp's field classes.
 
@@ -92,6 +99,12 @@ class FieldRegistry(Protocol):
     an index: any ancestor; ``fd.ip``: either end), the extractor of the candidate
     values as a tuple; the compiler then tests each check against every candidate.
     None for other fields.
+
+    Optionally also ``make_code_extractor(field, arg, code) -> Extractor | Constant | None``:
+    for a function that only ever sees events of event code ``code`` (the rules
+    engine compiles one per code), an extractor that skips what the code already
+    decides, or the field's ``Constant`` value on every such event; None for the
+    general extractor.
     """
 
     def lookup(self, name: str) -> FieldInfo | None:
