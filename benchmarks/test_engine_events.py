@@ -58,10 +58,10 @@ def replay(path: Path, engine: Engine | None) -> tuple[int, int]:
 @pytest.mark.slow
 def test_rules_cost_per_event(benchmark, big_capture):
     """CPU time (process_time: the machine is shared) of the replay with and without
-    rules, interleaved, best of two each."""
+    rules, interleaved, best of three each."""
     engine = official_engine()
     cpu: dict[str, list[float]] = {"bare": [], "rules": []}
-    for _ in range(2):
+    for _ in range(3):
         for name, eng in (("bare", None), ("rules", engine)):
             start = time.process_time()
             events, alerts = replay(big_capture, eng)

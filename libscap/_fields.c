@@ -286,6 +286,17 @@ static PyMemberDef reader_members[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
+static PyObject *reader_cheap(PyObject *self, void *closure)
+{
+    Py_RETURN_TRUE;
+}
+
+static PyGetSetDef reader_getset[] = {
+    {"cheap", reader_cheap, NULL,
+     PyDoc_STR("True: a few tens of ns (the filter compiler may call it up front)"), NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
 static PyTypeObject ReaderType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "libscap._events.FieldReader",
@@ -293,6 +304,7 @@ static PyTypeObject ReaderType = {
                         "a field extractor in C (see _fields.c)."),
     .tp_basicsize = sizeof(Reader),
     .tp_members = reader_members,
+    .tp_getset = reader_getset,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_vectorcall_offset = offsetof(Reader, vectorcall),
     .tp_call = reader_plain_call,

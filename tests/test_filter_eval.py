@@ -326,3 +326,74 @@ def test_event_types_macros_lists_and_errors() -> None:
         event_types(parse("evt.type = val(proc.name)"), ALL)
     with pytest.raises(FilterCompileError, match="transformers"):
         event_types(parse("tolower(evt.type) = open"), ALL)
+
+
+class _PerCode(FakeRegistry):
+    """Specialises per event code: proc.pid is Constant(7) for code 1, missing for code
+    2; proc.name reads a per-code key; fd.name is 'cheap'."""
+
+    def make_code_extractor(self, field, arg, code):
+        from libsinsp.filter.fields import Constant
+
+        if field.name == "proc.pid":
+            return Constant(7 if code == 1 else None)
+        if field.name == "proc.name":
+            return lambda e: e.get(f"proc.name@{code}")
+        return None
+
+    def make_extractor(self, field, arg):
+        extract = super().make_extractor(field, arg)
+        if field.name != "fd.name":
+            return extract
+
+        class Cheap:
+            cheap = True
+
+            def __call__(self, e):
+                return extract(e)
+
+        return Cheap()
+
+
+def test_matcher_per_event_code_extractors_and_constants() -> None:
+    conds = [(parse("proc.pid = 7 and proc.name = a"), "pid7"), (parse("proc.pid exists"), "has pid")]
+    one = compile_matcher([conds], _PerCode(), first=True, event_code=1)
+    two = compile_matcher([conds], _PerCode(), first=True, event_code=2)
+    assert one({"proc.name@1": "a", "proc.pid": 1}) == ("pid7",)  # the constant, not the event's 1
+    assert one({"proc.name@1": "b"}) == ("has pid",) and one({"proc.name": "a"}) == ("has pid",)
+    assert two({"proc.name@2": "a", "proc.pid": 7}) == ()  # missing on every code-2 event
+    assert "proc.pid" not in (two.__doc__ or "") and (two.__doc__ or "").count("    if ") == 0
+    general = compile_matcher([conds], _PerCode(), first=True)
+    assert general({"proc.name": "a", "proc.pid": 7}) == ("pid7",)
+
+
+def test_matcher_cheap_fields_are_read_up_front() -> None:
+    conds = [(parse("fd.name startswith /tmp"), 0), (parse("fd.name endswith passwd"), 1)]
+    m = compile_matcher([conds], _PerCode(), first=False)
+    src = m.__doc__ or ""
+    assert "    v0 = x0(e)\n" in src and "v0 if v0 is not _M" not in src
+    assert m(EV) == [] and m({"fd.name": "/tmp/passwd"}) == [0, 1] and m({}) == []
+
+
+def test_matcher_repeated_candidate_checks_run_once() -> None:
+    """A check over every ancestor (a loop) used by two rules is computed once, the
+    candidates are extracted once for all checks; the loop is a helper function, not
+    a generator."""
+    calls = []
+
+    class Reg(FakeRegistry):
+        counted = None
+
+        def make_any_extractor(self, field, arg):
+            any_of = super().make_any_extractor(field, arg)
+            if any_of is not None and self.counted is None:  # one per field, as libsinsp's
+                self.counted = any_of._replace(extract=lambda e: calls.append(1) or any_of.extract(e))
+            return None if any_of is None else self.counted
+
+    conds = [(parse("proc.aname = systemd and proc.pid = 1"), 0), (parse("proc.aname = systemd"), 1),
+             (parse("proc.aname != systemd"), 2)]  # fmt: skip
+    m = compile_matcher([conds], Reg(), first=False)
+    src = m.__doc__ or ""
+    assert " for a_ in " not in src and "_q" in src
+    assert m(EV) == [1, 2] and len(calls) == 1  # "!=": any ancestor other than systemd (sshd)
+    assert m({**EV, "proc.aname": ["init"]}) == [2] and len(calls) == 2

@@ -287,12 +287,16 @@ def _net(which: str) -> Callable[["SinspEvent", "FdInfo"], Any]:
     return table[which]
 
 
-def _both_ends(port: bool) -> Callable[["SinspEvent", "FdInfo"], Any]:
+def _both_ends(port: bool) -> Callable[["SinspEvent"], Any]:
     """fd.ip/fd.port/fd.net candidates: both ends of an inet tuple, or a listening
-    socket's own address (upstream's compare_ip/compare_port/compare_net)."""
+    socket's own address (upstream's compare_ip/compare_port/compare_net). One
+    function (rules test them on every connect)."""
 
-    def values(sevt: "SinspEvent", fi: "FdInfo") -> Any:
-        if fi.type not in _INET:
+    def values(sevt: "SinspEvent") -> Any:
+        if sevt.evt[5] not in _FD_CODES or sevt.tinfo is None:
+            return None
+        fi = sevt.fdinfo
+        if fi is None or fi.type not in _INET:
             return None
         if _listening(fi):
             return (fi.sport,) if port else (_addr(fi, fi.sip),)
@@ -417,8 +421,8 @@ def _for_code(name: str) -> Any:
 def install(reg: "SinspFieldRegistry") -> None:
     """fd.ip, fd.port and fd.net match if either end does; "!=" only if both differ.
     Extractors per event code: the fd fields without their code test."""
+    ends = {port: AnyOf(_both_ends(port), ne_all=True) for port in (False, True)}
     for name, port in (("fd.ip", False), ("fd.port", True), ("fd.net", False)):
-        any_of = AnyOf(_on_fd_events(_fd(_both_ends(port))), ne_all=True)
-        reg.set_any_of(name, lambda arg, any_of=any_of: any_of)
+        reg.set_any_of(name, lambda arg, any_of=ends[port]: any_of)
     for f in FD.fields:
         reg.set_code_extractor(f.name, _for_code(f.name))

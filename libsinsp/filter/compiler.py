@@ -95,7 +95,7 @@ class _Compiler:
         self.lists = lists
         self.known = known
         self.ns: dict[str, Any] = {"_M": _MISSING, **RUNTIME}
-        self.fields: dict[tuple[str, str | None], int] = {}
+        self.fields: dict[tuple[Any, ...], int] = {}
         self.field_uses: list[int] = []
         self.n_consts = 0
         self.expanding: list[str] = []
@@ -149,7 +149,7 @@ class _Compiler:
         self.check_arg(info, arg, node)
         return info, arg
 
-    def extractor_slot(self, key: tuple[str, str | None], make: Callable[[], Extractor]) -> str:
+    def extractor_slot(self, key: tuple[Any, ...], make: Callable[[], Extractor]) -> str:
         """The marker of extractor ``key`` (registered on first use), counting one use."""
         idx = self.fields.get(key)
         if idx is None:
@@ -184,7 +184,8 @@ class _Compiler:
         any_of = hook(info, arg)
         if any_of is None:
             return None
-        seq = self.extractor_slot(("any " + info.name, arg), lambda: any_of.extract)
+        # keyed by the extractor: fields with the same candidates (fd.ip, fd.net) share them
+        seq = self.extractor_slot(("any", any_of.extract), lambda: any_of.extract)
         return seq, _Operand("a_", info.type, False, False, (info, arg)), any_of.ne_all
 
     @staticmethod
@@ -268,17 +269,29 @@ class _Compiler:
 
     def find_repeated(self, trees: Sequence[ast.Expr]) -> None:
         """Note the and/or/not subtrees occurring more than once (a macro used by
-        several rules): each is evaluated once per event and kept in a local."""
+        several rules), and the repeated checks over "any of" candidates (a loop
+        each): each is evaluated once per event and kept in a local."""
         seen: set[ast.Expr] = set()
         todo = list(trees)
         while todo:
             node = todo.pop()
-            if isinstance(node, (ast.And, ast.Or, ast.Not)):
+            if isinstance(node, (ast.And, ast.Or, ast.Not)) or self.over_candidates(node):
                 if node in seen:
                     self.repeated[node] = None
                     continue
                 seen.add(node)
-                todo.extend(node.children if isinstance(node, (ast.And, ast.Or)) else (node.child,))
+                if isinstance(node, (ast.And, ast.Or, ast.Not)):
+                    todo.extend(node.children if isinstance(node, (ast.And, ast.Or)) else (node.child,))
+
+    def over_candidates(self, node: ast.Expr) -> bool:
+        """Is ``node`` a check on an "any of" field (see candidates)?"""
+        hook = getattr(self.registry, "make_any_extractor", None)
+        if hook is None or not isinstance(node, ast.BinaryCheck) or not isinstance(node.left, ast.Field):
+            return False
+        try:
+            return hook(*self.resolve(node.left)) is not None
+        except FilterCompileError:
+            return False  # reported when the check itself is compiled
 
     def expr(self, node: ast.Expr) -> str | bool:
         if node not in self.repeated:
@@ -332,11 +345,25 @@ class _Compiler:
         if isinstance(check, bool):
             return check
         quantifier = "all" if ne_all and node.op == "!=" else "any"
+        if "\x00" not in check:  # the check reads no field: a helper loop, no generator
+            return f"{self.quantified(check, quantifier)}({seq})"
         # the tuple goes to a local first: Python allows no ":=" (used by the field
         # cache) in a comprehension's iterable
         name = f"s{self.n_locals}"
         self.n_locals += 1
         return f"(({name} := {seq}) is not None and {quantifier}({check} for a_ in {name}))"
+
+    def quantified(self, check: str, quantifier: str) -> str:
+        """The name of a helper telling whether ``check`` (over ``a_``) holds for any
+        (or all) of a candidates tuple, false when there is none: a loop in a
+        function costs about half a generator under any()/all()."""
+        name = f"_q{self.n_consts}"
+        self.n_consts += 1
+        test, hit, miss = ("", "True", "False") if quantifier == "any" else ("not ", "False", "True")
+        source = (f"def {name}(s):\n    if s is None:\n        return False\n    for a_ in s:\n"
+                  f"        if {test}{check}:\n            return {hit}\n    return {miss}\n")
+        exec(compile(source, "<filter>", "exec"), self.ns)
+        return name
 
     def check(self, node: ast.BinaryCheck, left: _Operand) -> str | bool:
         """The code of ``node`` with ``left`` as its left-hand operand."""
@@ -412,11 +439,15 @@ class _Compiler:
     def finish(self, name: str, body: str) -> Callable[..., Any]:
         """Define function ``name`` from ``body`` (lines after the prologue), each field
         read through its extractor once: fields used more than once are cached in a
-        local on first use."""
-        unset = []
+        local on first use, or read into it first when their extractor is ``cheap``."""
+        unset, eager = [], []
         for idx, uses in enumerate(self.field_uses):
             marker = f"\x00{idx}\x00"
-            if uses > 1:
+            if uses > 1 and getattr(self.ns[f"x{idx}"], "cheap", False):
+                # extracted up front: cheaper than testing the cache at every use
+                eager.append(f"    v{idx} = x{idx}(e)\n")
+                body = body.replace(marker, f"v{idx}")
+            elif uses > 1:
                 unset.append(f"v{idx}")
                 body = body.replace(marker, f"(v{idx} if v{idx} is not _M else (v{idx} := x{idx}(e)))")
             else:
@@ -424,7 +455,7 @@ class _Compiler:
         unset.extend(f"b{i}" for i in range(self.n_locals))
         # one chained assignment: _M is loaded once, not once per local
         prologue = f"    {' = '.join(unset)} = _M\n" if unset else ""
-        source = f"def {name}(e):\n" + prologue + body
+        source = f"def {name}(e):\n" + prologue + "".join(eager) + body
         exec(compile(source, "<filter>", "exec"), self.ns)
         fn: Callable[..., Any] = self.ns[name]
         fn.__doc__ = source

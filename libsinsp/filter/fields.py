@@ -100,6 +100,9 @@ class FieldRegistry(Protocol):
     values as a tuple; the compiler then tests each check against every candidate.
     None for other fields.
 
+    An extractor with a true ``cheap`` attribute (a few tens of ns, no side effect)
+    is called up front by a function using it more than once, instead of on first use.
+
     Optionally also ``make_code_extractor(field, arg, code) -> Extractor | Constant | None``:
     for a function that only ever sees events of event code ``code`` (the rules
     engine compiles one per code), an extractor that skips what the code already
