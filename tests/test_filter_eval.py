@@ -213,10 +213,31 @@ def test_matcher_repeated_subtrees_evaluated_once() -> None:
     conds = [f"{shared} and proc.pid = 1", f"proc.pid = 1234 and {shared}", f"not {shared}"]
     m = compile_matcher([[(parse(c), i) for i, c in enumerate(conds)]], FakeRegistry(), first=False)
     src = m.__doc__ or ""
-    assert "b0 = _M" in src and "b1" not in src  # one local for the shared "or"
+    # one local for the shared "or", computed up front (rule 0 always evaluates it)
+    assert src.count("    b0 = (") == 1 and "b0 = _M" not in src and "b1" not in src
     assert m(EV) == [1]
     assert m({**EV, "proc.pname": "init"}) == [2]
     assert m({**EV, "proc.name": "zsh", "proc.pid": 1}) == [0]
+
+
+def test_matcher_subtrees_off_the_leading_path_stay_lazy() -> None:
+    """A repeated subtree that only a later conjunct uses is evaluated on first use,
+    only when reached: a rule's leading conjunct false, it is never computed."""
+    calls = []
+
+    class Reg(FakeRegistry):
+        def make_extractor(self, field, arg):
+            extract = super().make_extractor(field, arg)
+            if field.name != "proc.pname":
+                return extract
+            return lambda e: calls.append(1) or extract(e)
+
+    shared = "(proc.pname = sshd or proc.pname = init)"
+    conds = [f"proc.pid = 1 and {shared}", f"proc.name = zsh and {shared}"]
+    m = compile_matcher([[(parse(c), i) for i, c in enumerate(conds)]], Reg(), first=False)
+    assert "b0 = _M" in (m.__doc__ or "")
+    assert m(EV) == [] and calls == []
+    assert m({**EV, "proc.pid": 1}) == [0] and len(calls) == 1
 
 
 def test_matcher_constant_rules() -> None:

@@ -102,6 +102,11 @@ class _Compiler:
         #: and/or/not subtrees met more than once in what is compiled -> their code
         #: (None until compiled), read through a local computed on first use
         self.repeated: dict[ast.Expr, str | bool | None] = {}
+        #: the repeated subtrees every call evaluates (see find_certain): computed up
+        #: front, one line each, inner ones first
+        self.certain: set[ast.Expr] = set()
+        self.eager_lines: list[str] = []
+        self.eager_locals: set[str] = set()
         self.n_locals = 0
 
     # -- names in the generated namespace -------------------------------------
@@ -283,6 +288,22 @@ class _Compiler:
                 if isinstance(node, (ast.And, ast.Or, ast.Not)):
                     todo.extend(node.children if isinstance(node, (ast.And, ast.Or)) else (node.child,))
 
+    def find_certain(self, trees: Sequence[ast.Expr]) -> None:
+        """The repeated subtrees on the leftmost path of a tree (a rule's leading
+        conjunct, its own first operand...): whatever the event, they are evaluated
+        whenever that tree is, i.e. unless an earlier rule matched. Computed up front,
+        every use is a plain local instead of a test of the local's cache."""
+        for node in trees:
+            while True:
+                if node in self.repeated:
+                    self.certain.add(node)
+                if isinstance(node, (ast.And, ast.Or)):
+                    node = node.children[0]
+                elif isinstance(node, ast.Not):
+                    node = node.child
+                else:
+                    break
+
     def over_candidates(self, node: ast.Expr) -> bool:
         """Is ``node`` a check on an "any of" field (see candidates)?"""
         hook = getattr(self.registry, "make_any_extractor", None)
@@ -302,7 +323,12 @@ class _Compiler:
             if not isinstance(body, bool):
                 name = f"b{self.n_locals}"
                 self.n_locals += 1
-                body = f"({name} if {name} is not _M else ({name} := {body}))"
+                if node in self.certain:
+                    self.eager_lines.append(f"    {name} = {body}\n")
+                    self.eager_locals.add(name)
+                    body = name
+                else:
+                    body = f"({name} if {name} is not _M else ({name} := {body}))"
             code = self.repeated[node] = body
         return code
 
@@ -439,7 +465,9 @@ class _Compiler:
     def finish(self, name: str, body: str) -> Callable[..., Any]:
         """Define function ``name`` from ``body`` (lines after the prologue), each field
         read through its extractor once: fields used more than once are cached in a
-        local on first use, or read into it first when their extractor is ``cheap``."""
+        local on first use, or read into it first when their extractor is ``cheap``;
+        the subtrees every call evaluates come first."""
+        body = "".join(self.eager_lines) + body
         unset, eager = [], []
         for idx, uses in enumerate(self.field_uses):
             marker = f"\x00{idx}\x00"
@@ -452,7 +480,7 @@ class _Compiler:
                 body = body.replace(marker, f"(v{idx} if v{idx} is not _M else (v{idx} := x{idx}(e)))")
             else:
                 body = body.replace(marker, f"x{idx}(e)")
-        unset.extend(f"b{i}" for i in range(self.n_locals))
+        unset.extend(b for i in range(self.n_locals) if (b := f"b{i}") not in self.eager_locals)
         # one chained assignment: _M is loaded once, not once per local
         prologue = f"    {' = '.join(unset)} = _M\n" if unset else ""
         source = f"def {name}(e):\n" + prologue + "".join(eager) + body
@@ -463,6 +491,7 @@ class _Compiler:
 
     def build(self, node: ast.Expr) -> Callable[[Any], bool]:
         self.find_repeated([node])
+        self.find_certain([node])
         body = self.expr(node)
         if isinstance(body, bool):
             return (lambda e: True) if body else (lambda e: False)
@@ -472,7 +501,9 @@ class _Compiler:
 
     def build_matcher(self, sections: Sequence[Sequence[tuple[ast.Expr, Any]]],
                       first: bool) -> Callable[[Any], Sequence[Any]]:  # fmt: skip
-        self.find_repeated([node for section in sections for node, _ in section])
+        trees = [node for section in sections for node, _ in section]
+        self.find_repeated(trees)
+        self.find_certain(trees)
         lines = [] if first else ["    m = []\n"]
         for i, section in enumerate(sections):
             for node, value in section:
