@@ -8,10 +8,11 @@ match or all matches.
 
 Evaluation: the rules one event code can reach are compiled together, on the
 first event of that code, into ONE function (libsinsp.filter.compile_matcher):
-a field several rules read is extracted once per event, and ``evt.type``, fixed
-for the code (generic events excepted), is a constant, so checks on it are
-decided at compile time. Enabling or disabling rules drops the compiled
-functions of that ruleset id.
+a field several rules read is extracted once per event, ``evt.type``, fixed
+for the code (generic events excepted), is a constant, and fields are extracted
+the code's way (``event_code``: no fd fields on events without an fd, the open
+flags at the code's position...), so many checks are decided at compile time.
+Enabling or disabling rules drops the compiled functions of that ruleset id.
 """
 
 from __future__ import annotations
