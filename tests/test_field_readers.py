@@ -1,8 +1,9 @@
-"""The C field readers (libscap._events.FieldReader, libsinsp.fields.readers) against
-the Python extractors: on every event of every shared capture, each field the rules
-engine extracts per event code in C gives what the field's general Python extractor
-gives, and what the Python extractor the reader stands for gives; plus the cases a
-reader hands back to Python (another object type, malformed arguments)."""
+"""The extractors the rules engine uses per event code (make_code_extractor: Python
+ones written for the code, C field readers, Constants) against the general
+extractors: on every event of every shared capture, each gives what the field's
+general extractor gives (and a C reader what the Python extractor it stands for
+gives); plus the cases a reader hands back to Python (another object type,
+malformed arguments) and crafted fd rows."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from libscap import _events
 from libscap.schema import PPME
 from libsinsp import Inspector
 from libsinsp.fields import readers, registry
+from libsinsp.filter.fields import Constant
 from tests.conftest import CAPTURE_EVENT_COUNTS, CAPTURES
 
 #: fields with C readers (per event code, or general); evt.arg.flags/mode are the
@@ -28,6 +30,43 @@ def _bound(reg, name: str):
     info = reg.lookup(name)
     arg = name[len(info.name) + 1:] if info.name != name else None
     return info, arg
+
+
+def _code_fields(reg) -> list[str]:
+    """Every field with extractors per event code (evt.arg with the parameter names of
+    the open, connect and execve families)."""
+    names = [f.name for f in reg if f.cls == "fd" and f.info.arg.value == "none"] + ["fd.types"]
+    names += ["evt.is_open_read", "evt.is_open_write", "evt.is_open_exec", "evt.is_open_create",
+              "evt.res", "evt.rawres", "evt.failed"]
+    names += [f"evt.arg.{p}" for p in ("fd", "res", "name", "flags", "mode", "dirfd", "tuple", "exe", "dev")]
+    names += ["evt.arg.0", "evt.arg.1", "evt.arg.5"]  # by position
+    return [n for n in names if reg.make_code_extractor(*_bound(reg, n), OPEN_X) is not None]
+
+
+@pytest.mark.parametrize("stem", sorted(CAPTURE_EVENT_COUNTS))
+def test_code_extractors_give_what_the_general_ones_give(stem: str) -> None:
+    """Python per-code extractors and Constants included (a Constant must be what the
+    general extractor gives on every event of its code)."""
+    reg = registry()
+    bound = {name: _bound(reg, name) for name in _code_fields(reg)}
+    assert len(bound) > 50
+    general = {name: reg.make_extractor(*b) for name, b in bound.items()}
+    per_code: dict[int, dict[str, object]] = {}
+    mismatches = []
+    with Inspector() as insp:
+        insp.open_file(CAPTURES / f"{stem}.scap")
+        for sevt in insp:
+            code = sevt.evt[5]
+            if code not in per_code:
+                per_code[code] = {n: reg.make_code_extractor(*b, code) for n, b in bound.items()}
+            for name, special in per_code[code].items():
+                if special is None:
+                    continue
+                want = general[name](sevt)
+                got = special.value if isinstance(special, Constant) else special(sevt)
+                if not (got == want and type(got) is type(want)):
+                    mismatches.append((sevt.num, code, name, got, want))
+    assert not mismatches[:10]
 
 
 @pytest.mark.parametrize("stem", sorted(CAPTURE_EVENT_COUNTS))

@@ -202,17 +202,18 @@ def _arg_for_code(arg: str | None, code: int) -> Callable[["SinspEvent"], Any] |
     return readers.split_arg(extract, code, i, split_text) if has_split_text(code, i) else extract
 
 
-def _result_for_code(make: Callable[[int], Callable[["SinspEvent"], Any]]) -> CodeFactory:
+def _result_for_code(make: Callable[[int], Callable[["SinspEvent"], Any]], without: Any = None) -> CodeFactory:
     """A result field (evt.res, evt.rawres, evt.failed...) of the events of one code:
-    missing on codes without a result (upstream's has_return_value), ``make(code)``'s
-    on the others (where only an empty event has none)."""
+    ``without`` (missing, or evt.failed's False) on codes without a result
+    (upstream's has_return_value), ``make(code)``'s on the others (where only an
+    empty event has none)."""
 
     def for_code(arg: str | None, code: int) -> Callable[["SinspEvent"], Any] | Constant | None:
         if code >= len(EVENTS):
             return None
         info = EVENTS[code]
         if code & 1 == 0 or code == PPME.GENERIC_X or not info.category & EC.SYSCALL:
-            return Constant(None)
+            return Constant(without)
         return make(code)
 
     return for_code
@@ -527,7 +528,7 @@ def install(reg: SinspFieldRegistry) -> None:
         reg.set_code_extractor(f"evt.is_open_{field}", for_code)
     reg.set_code_extractor("evt.arg", _arg_for_code)
     reg.set_code_extractor("evt.rawres", _result_for_code(lambda code: _raw_result))
-    reg.set_code_extractor("evt.failed", _result_for_code(lambda code: _failed(_raw_result)))
+    reg.set_code_extractor("evt.failed", _result_for_code(lambda code: _failed(_raw_result), without=False))
     reg.set_code_extractor("evt.res", _result_for_code(
         lambda code: _result_text(_raw_result, param_text_of(code, 0))))
     names = frozenset(e.name for e in EVENTS) | frozenset(PPM_SC_NAMES.values())
