@@ -315,8 +315,9 @@ class Inspector:
             return
         wanted = bytearray(_N_CODES)
         for code in codes:
-            if 0 <= code < _N_CODES:
-                wanted[code] = 1
+            if not 0 <= code < _N_CODES:
+                raise ValueError(f"return_only: {code} is no event code (0..{_N_CODES - 1})")
+            wanted[code] = 1
         self._wanted = bytes(wanted)
 
     @property

@@ -109,6 +109,8 @@ def test_return_at_zero_returns_the_next_event() -> None:
     first = insp.next()
     assert first is not None and first.num == 1
     insp.return_at = None
+    with pytest.raises(ValueError, match="70000 is no event code"):
+        insp.return_only([3, 70000])
     every = Inspector()
     every.open_file(CAPTURES / "curl_google.scap")
     assert insp.next() is None and insp.skipped == sum(1 for _ in every) - 1
