@@ -10,6 +10,7 @@ oldest ancestor that still has the same session / process group id.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from libsinsp.fdinfo import FD_TYPE_NAMES
@@ -124,6 +125,12 @@ def _t(fn: Callable[["ThreadInfo"], Any]) -> Callable[["SinspEvent"], Any]:
         return None if t is None else fn(t)
 
     return extract
+
+
+def _slot(name: str) -> Callable[["SinspEvent"], Any]:
+    """The event's thread's slot ``name`` (missing when the thread is unknown), read
+    in C (libsinsp.fields.readers)."""
+    return readers.thread_attr(_t(attrgetter(name)), name)
 
 
 def _te(fn: Callable[["SinspEvent", "ThreadInfo"], Any]) -> Callable[["SinspEvent"], Any]:
@@ -305,16 +312,16 @@ def _A(name: str, ptype: str, desc: str, make: Callable[[str | None], Any], **kw
 _ANC = dict(arg=ArgRule.OPTIONAL_INDEX, flags=("no_rhs", "no_transformer"))
 
 PROCESS = FieldClass("process", "The process and thread that generated the event.", (
-    _P("proc.exe", "CHARBUF", "argv[0] of the process (executable name or what the caller set)", _t(lambda t: t.exe)),
+    _P("proc.exe", "CHARBUF", "argv[0] of the process (executable name or what the caller set)", _slot("exe")),
     _P("proc.pexe", "CHARBUF", "proc.exe of the parent process", _parent(lambda t: t.exe)),
     _A("proc.aexe", "CHARBUF", "proc.exe of an ancestor: proc.aexe[1] is the parent; "
        "without index, every ancestor", _ancestor_field(lambda t: t.exe), **_ANC),
-    _P("proc.exepath", "CHARBUF", "full path of the executable (symlinks resolved)", _t(lambda t: t.exepath)),
+    _P("proc.exepath", "CHARBUF", "full path of the executable (symlinks resolved)", _slot("exepath")),
     _P("proc.pexepath", "CHARBUF", "proc.exepath of the parent process", _parent(lambda t: t.exepath)),
     _A("proc.aexepath", "CHARBUF", "proc.exepath of an ancestor (proc.aexepath[2])",
        _ancestor_field(lambda t: t.exepath), **_ANC),
     _P("proc.name", "CHARBUF", "process name (the task comm, at most 16 characters)",
-       readers.thread_attr(_t(lambda t: t.comm), "comm")),
+       _slot("comm")),
     _P("proc.pname", "CHARBUF", "proc.name of the parent process", _parent(lambda t: t.comm)),
     _A("proc.aname", "CHARBUF", "proc.name of an ancestor: proc.aname[1] is the parent; "
        "without index, every ancestor", _ancestor_field(lambda t: t.comm), **_ANC),
@@ -338,7 +345,7 @@ PROCESS = FieldClass("process", "The process and thread that generated the event
        flags=("no_rhs", "no_transformer")),
     _P("proc.cwd", "CHARBUF", "current working directory", _t(lambda t: t.get_cwd())),
     _P("proc.loginshellid", "INT64", "pid of the oldest shell among the ancestors", _te(_loginshell), fmt="ID"),
-    _P("proc.tty", "UINT32", "controlling terminal (0 for none)", _t(lambda t: t.tty), fmt="ID"),
+    _P("proc.tty", "UINT32", "controlling terminal (0 for none)", _slot("tty"), fmt="ID"),
     _P("proc.pid", "INT64", "process id", _t(lambda t: _xid(t.pid)), fmt="ID"),
     _P("proc.ppid", "INT64", "parent process id", _te(lambda e, t: _nz(ancestor(e, t, 1), lambda p: _xid(p.pid))),
        fmt="ID"),
@@ -348,19 +355,19 @@ PROCESS = FieldClass("process", "The process and thread that generated the event
        fmt="ID"),
     _P("proc.pvpid", "INT64", "proc.vpid of the parent", _te(lambda e, t: _nz(_get(e, t.ptid), lambda p: p.vpid)),
        fmt="ID"),
-    _P("proc.sid", "INT64", "session id", _t(lambda t: t.sid), fmt="ID"),
+    _P("proc.sid", "INT64", "session id", _slot("sid"), fmt="ID"),
     _P("proc.sname", "CHARBUF", "proc.name of the session leader", _leader(lambda t: t.sid, lambda t: t.comm)),
     _P("proc.sid.exe", "CHARBUF", "proc.exe of the session leader", _leader(lambda t: t.sid, lambda t: t.exe)),
     _P("proc.sid.exepath", "CHARBUF", "proc.exepath of the session leader",
        _leader(lambda t: t.sid, lambda t: t.exepath)),
-    _P("proc.vpgid", "INT64", "process group id in the pid namespace", _t(lambda t: t.vpgid), fmt="ID"),
+    _P("proc.vpgid", "INT64", "process group id in the pid namespace", _slot("vpgid"), fmt="ID"),
     _P("proc.vpgid.name", "CHARBUF", "proc.name of the process group leader",
        _leader(lambda t: t.vpgid, lambda t: t.comm)),
     _P("proc.vpgid.exe", "CHARBUF", "proc.exe of the process group leader",
        _leader(lambda t: t.vpgid, lambda t: t.exe)),
     _P("proc.vpgid.exepath", "CHARBUF", "proc.exepath of the process group leader",
        _leader(lambda t: t.vpgid, lambda t: t.exepath)),
-    _P("proc.pgid", "INT64", "process group id (host namespace)", _t(lambda t: t.pgid), fmt="ID"),
+    _P("proc.pgid", "INT64", "process group id (host namespace)", _slot("pgid"), fmt="ID"),
     _P("proc.pgid.name", "CHARBUF", "proc.name of the process group leader (host ids)",
        _leader(lambda t: t.pgid, lambda t: t.comm)),
     _P("proc.pgid.exe", "CHARBUF", "proc.exe of the process group leader (host ids)",
@@ -410,15 +417,15 @@ PROCESS = FieldClass("process", "The process and thread that generated the event
        _t(lambda t: caps_text(t.cap_inheritable))),
     _P("thread.cap_effective", "CHARBUF", "effective capabilities", _t(lambda t: caps_text(t.cap_effective))),
     _P("proc.fdopencount", "UINT64", "number of open fds of the process", _t(lambda t: len(t.fdtable)), fmt="DEC"),
-    _P("proc.fdlimit", "INT64", "maximum number of fds the process may open", _t(lambda t: t.fdlimit), fmt="DEC"),
+    _P("proc.fdlimit", "INT64", "maximum number of fds the process may open", _slot("fdlimit"), fmt="DEC"),
     _P("proc.fdusage", "DOUBLE", "open fds as a percentage of proc.fdlimit",
        _t(lambda t: 100.0 * len(t.fdtable) / t.fdlimit if t.fdlimit > 0 else 0.0)),
-    _P("proc.vmsize", "UINT64", "virtual memory of the process (kB)", _t(lambda t: t.vmsize_kb), fmt="DEC"),
-    _P("proc.vmrss", "UINT64", "resident memory of the process (kB)", _t(lambda t: t.vmrss_kb), fmt="DEC"),
-    _P("proc.vmswap", "UINT64", "swapped memory of the process (kB)", _t(lambda t: t.vmswap_kb), fmt="DEC"),
-    _P("thread.pfmajor", "UINT64", "major page faults since the thread started", _t(lambda t: t.pfmajor),
+    _P("proc.vmsize", "UINT64", "virtual memory of the process (kB)", _slot("vmsize_kb"), fmt="DEC"),
+    _P("proc.vmrss", "UINT64", "resident memory of the process (kB)", _slot("vmrss_kb"), fmt="DEC"),
+    _P("proc.vmswap", "UINT64", "swapped memory of the process (kB)", _slot("vmswap_kb"), fmt="DEC"),
+    _P("thread.pfmajor", "UINT64", "major page faults since the thread started", _slot("pfmajor"),
        fmt="DEC"),
-    _P("thread.pfminor", "UINT64", "minor page faults since the thread started", _t(lambda t: t.pfminor),
+    _P("thread.pfminor", "UINT64", "minor page faults since the thread started", _slot("pfminor"),
        fmt="DEC"),
     _P("thread.tid", "INT64", "thread id", lambda e: _xid(e.evt.tid), fmt="ID"),
     _P("thread.ismain", "BOOL", "true for the process's main thread", _t(lambda t: t.tid == t.pid)),
