@@ -43,7 +43,10 @@ typedef struct {
     Py_ssize_t n, off;          /* parameter index; R_THREAD_ATTR: the slot's offset */
     unsigned long long bits;
     PyObject *generic, *obj, *dflt, *code;
+    PyObject *texts;            /* R_SPLIT_ARG: raw bytes -> the field's text, a bounded cache */
 } Reader;
+
+#define MAX_TEXTS 4096
 
 /* The SinspEvent's fdinfo (new reference; NULL with an error), through the
  * property when the loop left it unset. */
@@ -144,12 +147,18 @@ static PyObject *read_split_arg(Reader *r, PyObject *evt, PyObject *sevt)
     PyObject *raw = PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n);
     if (!raw)
         return NULL;
+    PyObject *known = PyDict_GetItemWithError(r->texts, raw);
+    if (known || PyErr_Occurred()) {
+        Py_DECREF(raw);
+        return known ? Py_NewRef(known) : NULL;
+    }
     PyObject *idx = PyLong_FromSsize_t(r->n);
     PyObject *texts = idx ? PyObject_CallFunctionObjArgs(r->obj, r->code, idx, raw, NULL) : NULL;
     Py_XDECREF(idx);
-    Py_DECREF(raw);
-    if (!texts)
+    if (!texts) {
+        Py_DECREF(raw);
         return NULL;
+    }
     if (!PyTuple_CheckExact(texts) || PyTuple_GET_SIZE(texts) != 2) {
         Py_DECREF(texts);
         PyErr_SetString(PyExc_TypeError, "a split text is a (value, resolved) tuple");
@@ -159,6 +168,11 @@ static PyObject *read_split_arg(Reader *r, PyObject *evt, PyObject *sevt)
     int has = PyObject_IsTrue(resolved);
     PyObject *out = has < 0 ? NULL : Py_NewRef(has ? resolved : PyTuple_GET_ITEM(texts, 0));
     Py_DECREF(texts);
+    if (out && PyDict_GET_SIZE(r->texts) >= MAX_TEXTS)
+        PyDict_Clear(r->texts);
+    if (out && PyDict_SetItem(r->texts, raw, out) < 0)
+        Py_CLEAR(out);
+    Py_DECREF(raw);
     return out;
 }
 
@@ -247,6 +261,10 @@ static PyObject *reader_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
     r->obj = Py_NewRef(obj);
     r->dflt = Py_NewRef(dflt);
     r->code = Py_NewRef(code);
+    if (!(r->texts = PyDict_New())) {
+        Py_DECREF(r);
+        return NULL;
+    }
     return (PyObject *)r;
 }
 
@@ -256,6 +274,7 @@ static int reader_traverse(Reader *r, visitproc visit, void *arg)
     Py_VISIT(r->obj);
     Py_VISIT(r->dflt);
     Py_VISIT(r->code);
+    Py_VISIT(r->texts);
     return 0;
 }
 
@@ -265,6 +284,7 @@ static int reader_clear(Reader *r)
     Py_CLEAR(r->obj);
     Py_CLEAR(r->dflt);
     Py_CLEAR(r->code);
+    Py_CLEAR(r->texts);
     return 0;
 }
 
