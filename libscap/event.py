@@ -62,6 +62,7 @@ assert all(info.id == i for i, info in enumerate(EVENTS))
 _events.set_schema(*_c_tables())
 #: per event type, its parameters' positions by name
 _POSITIONS: tuple[dict[str, int], ...] = tuple(info.param_positions for info in EVENTS)
+_PARAMS: tuple[tuple[ParamInfo, ...], ...] = tuple(info.params for info in EVENTS)
 #: per event type, the decoder of each parameter (of its non-empty bytes), chosen once
 _DECODERS: tuple[tuple[Callable[[bytes], Any], ...], ...] = tuple(
     tuple(decoder_of(p) for p in info.params) for info in EVENTS)
@@ -134,7 +135,8 @@ class Event(_events.EventBase):
     @property
     def info(self) -> EventInfo | None:
         """This event's table entry (None for a type beyond the table)."""
-        return EVENTS[self.type] if self.type < PPM_EVENT_MAX else None
+        etype = self[5]
+        return EVENTS[etype] if etype < PPM_EVENT_MAX else None
 
     @property
     def name(self) -> str:
@@ -194,10 +196,9 @@ class Event(_events.EventBase):
 
     def param_info(self, i: int) -> ParamInfo | None:
         """The schema entry of parameter ``i`` (None where the table has none)."""
-        info = self.info
-        if info is None or i >= len(info.params):
-            return None
-        return info.params[i]
+        etype = self[5]
+        params = _PARAMS[etype] if etype < PPM_EVENT_MAX else ()
+        return params[i] if i < len(params) else None
 
     # param(i), inherited from _events.EventBase (C), decodes what it can in place
     # and calls this for the rest.

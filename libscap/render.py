@@ -173,8 +173,15 @@ def render(info: ParamInfo, raw: bytes, max_len: int | None = DEFAULT_MAX_LEN) -
         return printable(raw, max_len)
 
 
+#: strings and paths: the parameters fields render most (tested first, with no enum
+#: member read off its class: ~0.1 us each)
+_TEXT_TYPES = frozenset((PT.CHARBUF, PT.FSPATH, PT.FSRELPATH))
+
+
 def _render(info: ParamInfo, raw: bytes, max_len: int | None) -> str:
     ptype, fmt = info.type, info.fmt
+    if raw and ptype in _TEXT_TYPES:
+        return _text(raw)
     if not raw:
         if ptype == PT.BYTEBUF:
             return ""  # an empty buffer, as sysdig prints it (current libs says NULL)
@@ -188,10 +195,6 @@ def _render(info: ParamInfo, raw: bytes, max_len: int | None) -> str:
         return render(ParamInfo(info.name, inner.type, fmt, inner.info), raw[1:], max_len)
     if ptype in _INT_WIDTH:
         return _render_int(info, _int(raw, ptype))
-    if ptype == PT.CHARBUF:
-        return _text(raw)
-    if ptype in (PT.FSPATH, PT.FSRELPATH):
-        return _text(raw)
     if ptype == PT.BYTEBUF:
         return printable(raw, max_len)
     if ptype == PT.SOCKADDR:

@@ -46,15 +46,21 @@ _IO_SUB = {"f": "file", "d": "file", "4": "net", "6": "net", "p": "ipc", "u": "i
            "e": "ipc", "s": "ipc", "i": "ipc", "r": "ipc"}  # fmt: skip
 
 
+# Sets of event codes, computed once: an enum member or IntFlag operation per event
+# costs ~0.1-1 us in Python.
+_SYSCALL_CODES = frozenset(e.id for e in EVENTS if e.category & EC.SYSCALL)
+#: upstream's has_return_value by code: syscall exit events, generic ones excepted
+_RESULT_CODES = frozenset(c for c in _SYSCALL_CODES if c & 1 == 1 and c != PPME.GENERIC_X)
+
+
 def is_syscall(sevt: "SinspEvent") -> bool:
-    info = sevt.evt.info
-    return info is not None and bool(info.category & EC.SYSCALL)
+    return sevt.evt[5] in _SYSCALL_CODES
 
 
 def has_result(sevt: "SinspEvent") -> bool:
     """Upstream's has_return_value: a syscall exit event with parameters, not generic."""
     evt = sevt.evt
-    return evt.type & 1 == 1 and evt.type != PPME.GENERIC_X and evt.nparams > 0 and is_syscall(sevt)
+    return evt[5] in _RESULT_CODES and evt[6] > 0
 
 
 def result(sevt: "SinspEvent") -> int | None:
@@ -106,6 +112,8 @@ def _open_flag_at(field: str, code: int, idx: int) -> Callable[["SinspEvent"], b
 
         return readers.open_bit(extract_bit, idx, bit)
 
+    by_handle = code == PPME.SYSCALL_OPEN_BY_HANDLE_AT_X
+
     def extract(sevt: "SinspEvent") -> bool:
         evt = sevt.evt
         flags = (evt.param(idx) if idx < evt[6] else None) or 0
@@ -114,7 +122,7 @@ def _open_flag_at(field: str, code: int, idx: int) -> Callable[["SinspEvent"], b
                 return True
             res = result(sevt)
             return bool(flags & PPM_O_TMPFILE) and res is not None and res >= 0
-        if flags & (PPM_O_TMPFILE | PPM_O_CREAT) and code != PPME.SYSCALL_OPEN_BY_HANDLE_AT_X:
+        if flags & (PPM_O_TMPFILE | PPM_O_CREAT) and not by_handle:
             mode = evt.param(idx + 1) if idx + 1 < evt[6] else None
             return bool((mode or 0) & _EXEC_BITS)
         return False
@@ -211,10 +219,7 @@ def _result_for_code(make: Callable[[int], Callable[["SinspEvent"], Any]], witho
     def for_code(arg: str | None, code: int) -> Callable[["SinspEvent"], Any] | Constant | None:
         if code >= len(EVENTS):
             return None
-        info = EVENTS[code]
-        if code & 1 == 0 or code == PPME.GENERIC_X or not info.category & EC.SYSCALL:
-            return Constant(without)
-        return make(code)
+        return make(code) if code in _RESULT_CODES else Constant(without)
 
     return for_code
 

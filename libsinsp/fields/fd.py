@@ -64,19 +64,26 @@ def _fd(fn: Callable[["SinspEvent", "FdInfo"], Any]) -> Callable[["SinspEvent"],
     return extract
 
 
+#: fd-creating exit events whose parameter 1 names what the fd would be
+_NAME_AT_1 = frozenset(int(t) for t in (PPME.SYSCALL_OPEN_X, PPME.SOCKET_ACCEPT_5_X, PPME.SOCKET_ACCEPT4_6_X,
+                                        PPME.SYSCALL_CREAT_X, PPME.SOCKET_CONNECT_X))
+#: openat exits: a path (parameter 2) relative to a dirfd (parameter 1)
+_NAME_AT_DIRFD = frozenset((int(PPME.SYSCALL_OPENAT_2_X), int(PPME.SYSCALL_OPENAT2_X)))
+_BY_HANDLE_X = int(PPME.SYSCALL_OPEN_BY_HANDLE_AT_X)
+
+
 def _name_from_event(sevt: "SinspEvent", raw: bool) -> str | None:
     """fd.name of an fd-creating event whose fd is unknown (its path/address argument)."""
     evt = sevt.evt
-    t = evt.type
+    t = evt[5]
     if t & 1 == 0:
         return None
-    if t in (PPME.SYSCALL_OPEN_X, PPME.SOCKET_ACCEPT_5_X, PPME.SOCKET_ACCEPT4_6_X, PPME.SYSCALL_CREAT_X,
-             PPME.SOCKET_CONNECT_X):
+    if t in _NAME_AT_1:
         if evt.nparams < 2:
             return None
         value, resolved = param_text(sevt, 1, None)
         return resolved or value
-    if t in (PPME.SYSCALL_OPENAT_2_X, PPME.SYSCALL_OPENAT2_X):
+    if t in _NAME_AT_DIRFD:
         name = evt.param(2) if evt.nparams > 2 else None
         if not name:
             return None
@@ -86,7 +93,7 @@ def _name_from_event(sevt: "SinspEvent", raw: bool) -> str | None:
         if dirfd is None:
             return None
         return concatenate_paths(dirfd_base(sevt, dirfd), name)
-    if t == PPME.SYSCALL_OPEN_BY_HANDLE_AT_X:
+    if t == _BY_HANDLE_X:
         return evt.param(3) if evt.nparams > 3 else None
     return ""
 
