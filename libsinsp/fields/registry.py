@@ -142,6 +142,7 @@ class SinspFieldRegistry:
         self._dynamic_types: dict[str, Callable[[str], tuple[str, str] | None]] = {}
         self._validators: dict[str, Callable[[str], str | None]] = {}
         self._any_of: dict[str, Callable[[str | None], AnyOf | None]] = {}
+        self._any_of_made: dict[tuple[str, str | None], AnyOf | None] = {}
         self._for_code: dict[str, CodeFactory] = {}
         #: names of the async events loaded plugins emit (valid evt.type values)
         self.async_event_names: set[str] = set()
@@ -185,11 +186,17 @@ class SinspFieldRegistry:
         """For a field whose checks match if any of several values does (proc.aname
         without index, fd.ip): arg -> the candidates' extractor, or None."""
         self._any_of[name] = make
+        self._any_of_made.clear()
 
     def make_any_extractor(self, field: FieldInfo, arg: str | None) -> AnyOf | None:
-        """The filter compiler's hook for "any of" fields (see set_any_of)."""
-        make = self._any_of.get(field.name)
-        return None if make is None else make(arg)
+        """The filter compiler's hook for "any of" fields (see set_any_of): one AnyOf per
+        field and argument, so that a function compiled from several checks on the
+        field extracts its candidates once."""
+        key = (field.name, arg)
+        if key not in self._any_of_made:
+            make = self._any_of.get(field.name)
+            self._any_of_made[key] = None if make is None else make(arg)
+        return self._any_of_made[key]
 
     def set_code_extractor(self, name: str, make: CodeFactory) -> None:
         """For a field whose extraction the event code partly decides (fd fields are
