@@ -10,15 +10,13 @@
  * Record layout (SCAN_RECORD_SIZE in _scan.h, "<QQQIHIHQI"):
  *   off u64, ts u64, tid u64, len u32, type u16, nparams u32, cpu u16, num u64, flags u32
  * An Event is the tuple (buf, off, ts, tid, len, type, nparams, cpu, num, flags). */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stdint.h>
+#include "_events.h" /* Python.h first */
+
 #include <string.h>
 #include <limits.h>
 #include <structmember.h>
 
 #include "_bytes.h"
-#include "_events.h"
 #include "_scan.h"
 
 /* The int objects of recently seen thread ids, direct-mapped by value: most events

@@ -43,7 +43,8 @@ typedef struct {
     Py_ssize_t n, off;          /* parameter index; R_THREAD_ATTR: the slot's offset */
     unsigned long long bits;
     PyObject *generic, *obj, *dflt, *code;
-    PyObject *texts;            /* R_SPLIT_ARG: raw bytes -> the field's text, a bounded cache */
+    PyObject *index;            /* n as an int object, made once */
+    PyObject *texts;            /* R_SPLIT_ARG only: raw bytes -> the field's text, a bounded cache */
 } Reader;
 
 #define MAX_TEXTS 4096
@@ -116,11 +117,7 @@ static PyObject *read_open_bit(Reader *r, PyObject *evt, PyObject *sevt)
         return NULL;
     if (r->n >= nparams)
         Py_RETURN_FALSE;
-    PyObject *idx = PyLong_FromSsize_t(r->n);
-    if (!idx)
-        return NULL;
-    PyObject *v = ev_param(evt, idx);
-    Py_DECREF(idx);
+    PyObject *v = ev_param(evt, r->index);
     if (!v)
         return NULL;
     if (v == Py_None) {
@@ -152,16 +149,12 @@ static PyObject *read_split_arg(Reader *r, PyObject *evt, PyObject *sevt)
         Py_DECREF(raw);
         return known ? Py_NewRef(known) : NULL;
     }
-    PyObject *idx = PyLong_FromSsize_t(r->n);
-    PyObject *texts = idx ? PyObject_CallFunctionObjArgs(r->obj, r->code, idx, raw, NULL) : NULL;
-    Py_XDECREF(idx);
-    if (!texts) {
+    PyObject *texts = PyObject_CallFunctionObjArgs(r->obj, r->code, r->index, raw, NULL);
+    if (!texts || !PyTuple_CheckExact(texts) || PyTuple_GET_SIZE(texts) != 2) {
+        if (texts)
+            PyErr_SetString(PyExc_TypeError, "a split text is a (value, resolved) tuple");
+        Py_XDECREF(texts);
         Py_DECREF(raw);
-        return NULL;
-    }
-    if (!PyTuple_CheckExact(texts) || PyTuple_GET_SIZE(texts) != 2) {
-        Py_DECREF(texts);
-        PyErr_SetString(PyExc_TypeError, "a split text is a (value, resolved) tuple");
         return NULL;
     }
     PyObject *resolved = PyTuple_GET_ITEM(texts, 1);
@@ -261,7 +254,7 @@ static PyObject *reader_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
     r->obj = Py_NewRef(obj);
     r->dflt = Py_NewRef(dflt);
     r->code = Py_NewRef(code);
-    if (!(r->texts = PyDict_New())) {
+    if (!(r->index = PyLong_FromSsize_t(n)) || (kind == R_SPLIT_ARG && !(r->texts = PyDict_New()))) {
         Py_DECREF(r);
         return NULL;
     }
@@ -274,6 +267,7 @@ static int reader_traverse(Reader *r, visitproc visit, void *arg)
     Py_VISIT(r->obj);
     Py_VISIT(r->dflt);
     Py_VISIT(r->code);
+    Py_VISIT(r->index);
     Py_VISIT(r->texts);
     return 0;
 }
@@ -284,6 +278,7 @@ static int reader_clear(Reader *r)
     Py_CLEAR(r->obj);
     Py_CLEAR(r->dflt);
     Py_CLEAR(r->code);
+    Py_CLEAR(r->index);
     Py_CLEAR(r->texts);
     return 0;
 }

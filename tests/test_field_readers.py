@@ -163,3 +163,30 @@ def test_fd_readers_on_crafted_rows(fdtype: str, name: str) -> None:
             reader = reg.make_code_extractor(*_bound(reg, field), OPEN_X)
             assert isinstance(reader, _events.FieldReader)
             assert reader(sevt) == reg.make_extractor(*_bound(reg, field))(sevt), field
+
+
+def test_split_arg_reader_caches_texts_and_checks_them() -> None:
+    """The split-arg reader asks for a parameter's texts once per distinct value and
+    refuses texts that are no (value, resolved) pair."""
+    from libsinsp.fields.args import split_text
+
+    asked = []
+
+    def texts(code, i, raw):
+        asked.append(raw)
+        return split_text(code, i, raw)
+
+    flags_at = 2  # open exit: fd, name, flags
+    good = readers.split_arg(lambda e: "python", OPEN_X, flags_at, texts)
+    bad = readers.split_arg(lambda e: "python", OPEN_X, flags_at, lambda code, i, raw: "no pair")
+    with Inspector() as insp:
+        insp.open_file(CAPTURES / "curl_google.scap")
+        insp.return_only({OPEN_X})
+        values = []
+        for s in insp:
+            values.append((good(s), s.evt.raw_param(flags_at)))
+            if len(values) == 1:
+                with pytest.raises(TypeError, match="split text"):
+                    bad(s)
+        assert len(values) > 20 and all(v.startswith("O_") for v, _ in values)
+        assert sorted(asked) == sorted({raw for _, raw in values})  # one call per distinct value
