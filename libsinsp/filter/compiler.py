@@ -63,7 +63,7 @@ from typing import Any
 
 from libsinsp.filter import ast
 from libsinsp.filter.errors import FilterCompileError
-from libsinsp.filter.fields import STRING_TYPES, ArgRule, Constant, Extractor, FieldInfo, FieldRegistry, FieldType
+from libsinsp.filter.fields import STRING_TYPES, AnyOf, ArgRule, Constant, Extractor, FieldInfo, FieldRegistry, FieldType
 from libsinsp.filter.operators import RUNTIME, list_op, scalar_ops
 from libsinsp.filter.transformers import SINGLE_STRING, concat, elementwise, join, length
 
@@ -106,8 +106,9 @@ class _Compiler:
         self.field_uses: list[int] = []
         self.n_consts = 0
         self.expanding: list[str] = []
-        #: and/or/not subtrees met more than once in what is compiled -> their code
-        #: (None until compiled), read through a local computed on first use
+        #: and/or/not subtrees and checks over "any of" candidates met more than once in
+        #: what is compiled -> their code (None until compiled), read through a local
+        #: computed on first use, or up front for the certain ones
         self.repeated: dict[ast.Expr, str | bool | None] = {}
         #: the repeated subtrees every call evaluates (see find_certain): computed up
         #: front, one line each, inner ones first
@@ -189,16 +190,23 @@ class _Compiler:
         candidates tuple and the operand standing for one candidate (``a_``); the
         registry's optional hook ``make_any_extractor(field, arg)`` says which,
         and whether ``!=`` must hold for all candidates rather than any."""
+        found = self.any_of(node)
+        if found is None:
+            return None
+        info, arg, any_of = found
+        # keyed by the extractor: fields with the same candidates (fd.ip, fd.net) share them
+        seq = self.extractor_slot(("any", any_of.extract), lambda: any_of.extract)
+        return seq, _Operand("a_", info.type, False, False, (info, arg)), any_of.ne_all
+
+    def any_of(self, node: ast.Operand) -> tuple[FieldInfo, str | None, AnyOf] | None:
+        """The field ``node`` names, its argument and its candidates' AnyOf, when it is
+        an "any of" field (the registry's optional hook ``make_any_extractor``)."""
         hook = getattr(self.registry, "make_any_extractor", None)
         if hook is None or not isinstance(node, ast.Field):
             return None
         info, arg = self.resolve(node)
         any_of = hook(info, arg)
-        if any_of is None:
-            return None
-        # keyed by the extractor: fields with the same candidates (fd.ip, fd.net) share them
-        seq = self.extractor_slot(("any", any_of.extract), lambda: any_of.extract)
-        return seq, _Operand("a_", info.type, False, False, (info, arg)), any_of.ne_all
+        return None if any_of is None else (info, arg, any_of)
 
     @staticmethod
     def check_arg(info: FieldInfo, arg: str | None, node: ast.Field) -> None:
@@ -313,11 +321,10 @@ class _Compiler:
 
     def over_candidates(self, node: ast.Expr) -> bool:
         """Is ``node`` a check on an "any of" field (see candidates)?"""
-        hook = getattr(self.registry, "make_any_extractor", None)
-        if hook is None or not isinstance(node, ast.BinaryCheck) or not isinstance(node.left, ast.Field):
+        if not isinstance(node, ast.BinaryCheck):
             return False
         try:
-            return hook(*self.resolve(node.left)) is not None
+            return self.any_of(node.left) is not None
         except FilterCompileError:
             return False  # reported when the check itself is compiled
 
