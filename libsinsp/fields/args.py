@@ -15,7 +15,6 @@ resolved string when there is one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -160,21 +159,6 @@ def has_split_text(code: int, i: int) -> bool:
     (flags, errno...), whose text ``split_text`` gives?"""
     params = EVENTS[code].params if code < len(EVENTS) else ()
     return i < len(params) and params[i].type in _SPLIT
-
-
-def param_text_of(code: int, i: int) -> Callable[["SinspEvent"], tuple[str, str]]:
-    """``param_text(sevt, i)`` for the events of ``code`` only: a number with symbolic
-    names (flags, errno...) goes straight to its cached text, with no per-event
-    look-up of the parameter's type."""
-    if not has_split_text(code, i):
-        return lambda sevt: param_text(sevt, i)
-    info = EVENTS[code].params[i]
-
-    def text(sevt: "SinspEvent") -> tuple[str, str]:
-        raw = sevt.evt.raw_param(i)
-        return split_text(code, i, raw) if raw else (render(info, raw, DEFAULT_MAX_LEN), "")
-
-    return text
 
 
 @lru_cache(maxsize=4096)

@@ -20,8 +20,7 @@ from libscap.render import event_name
 from libscap.schema import EC, EF, EVENTS, FLAG_TABLES, PPM_SC_NAMES, PPME, PT
 
 from libsinsp.fields import readers
-from libsinsp.fields.args import (args_text, concatenate_paths, dirfd_base, has_split_text, param_text,
-                                  param_text_of, split_text)
+from libsinsp.fields.args import args_text, concatenate_paths, dirfd_base, has_split_text, param_text, split_text
 from libsinsp.fields.registry import CodeFactory, FieldClass, FieldError, SinspFieldRegistry, simple, spec
 from libsinsp.filter.fields import ArgRule, Constant
 
@@ -145,9 +144,8 @@ def _open_flag(field: str) -> tuple[Callable[["SinspEvent"], bool], CodeFactory]
 _OPEN_FLAG = {field: _open_flag(field) for field in ("read", "write", "exec", "create")}
 
 
-def _result_text(res_of: Callable[["SinspEvent"], int | None],
-                 text: Callable[["SinspEvent"], tuple[str, str]]) -> Callable[["SinspEvent"], str | None]:  # fmt: skip
-    """evt.res: ``res_of`` the result, ``text`` the (value, resolved) of parameter 0."""
+def _result_text(res_of: Callable[["SinspEvent"], int | None]) -> Callable[["SinspEvent"], str | None]:
+    """evt.res, ``res_of`` the result: SUCCESS, or parameter 0's name for the error."""
 
     def extract(sevt: "SinspEvent") -> str | None:
         res = res_of(sevt)
@@ -155,7 +153,7 @@ def _result_text(res_of: Callable[["SinspEvent"], int | None],
             return None
         if res >= 0:
             return "SUCCESS"
-        value, resolved = text(sevt)
+        value, resolved = param_text(sevt, 0)
         return resolved or value
 
     return extract
@@ -168,16 +166,6 @@ def _failed(res_of: Callable[["SinspEvent"], int | None]) -> Callable[["SinspEve
 
 def _arg_index(arg: str) -> int | None:
     return int(arg) if arg.isdigit() else None
-
-
-def _arg_at(text: Callable[["SinspEvent"], tuple[str, str]]) -> Callable[["SinspEvent"], str | None]:
-    """evt.arg of one parameter: its resolved text when there is one, else its value."""
-
-    def extract(sevt: "SinspEvent") -> str | None:
-        value, resolved = text(sevt)
-        return resolved or value
-
-    return extract
 
 
 def _make_arg(arg: str | None) -> Callable[["SinspEvent"], Any]:
@@ -205,8 +193,13 @@ def _arg_for_code(arg: str | None, code: int) -> Callable[["SinspEvent"], Any] |
     i = idx if idx is not None else EVENTS[code].param_positions.get(arg)
     if i is None:
         return Constant(None)
-    at = _arg_at(param_text_of(code, i))
-    extract = lambda sevt: at(sevt) if i < sevt.evt[6] else None  # noqa: E731
+
+    def extract(sevt: "SinspEvent") -> str | None:
+        if i >= sevt.evt[6]:
+            return None
+        value, resolved = param_text(sevt, i)
+        return resolved or value
+
     return readers.split_arg(extract, code, i, split_text) if has_split_text(code, i) else extract
 
 
@@ -471,8 +464,7 @@ EVT = FieldClass("evt", "Generic event fields and fields of system call events."
     _C("evt.info", "CHARBUF", "same as evt.args", args_text),
     _C("evt.buffer", "BYTEBUF", "the data buffer of I/O events (read, write, sendto...)", _buffer),
     _C("evt.buflen", "UINT64", "length of the data buffer of I/O events", _buflen, fmt="DEC"),
-    _C("evt.res", "CHARBUF", "result: SUCCESS, or the error name (ENOENT)",
-       _result_text(result, lambda sevt: param_text(sevt, 0))),
+    _C("evt.res", "CHARBUF", "result: SUCCESS, or the error name (ENOENT)", _result_text(result)),
     _C("evt.rawres", "INT64", "result as a number (-2)", result, fmt="DEC"),
     _C("evt.failed", "BOOL", "true when the event returned an error", _failed(result)),
     _C("evt.is_io", "BOOL", "true for events that read or write fds",
@@ -534,8 +526,7 @@ def install(reg: SinspFieldRegistry) -> None:
     reg.set_code_extractor("evt.arg", _arg_for_code)
     reg.set_code_extractor("evt.rawres", _result_for_code(lambda code: _raw_result))
     reg.set_code_extractor("evt.failed", _result_for_code(lambda code: _failed(_raw_result), without=False))
-    reg.set_code_extractor("evt.res", _result_for_code(
-        lambda code: _result_text(_raw_result, param_text_of(code, 0))))
+    reg.set_code_extractor("evt.res", _result_for_code(lambda code: _result_text(_raw_result)))
     names = frozenset(e.name for e in EVENTS) | frozenset(PPM_SC_NAMES.values())
     reg.set_value_validator("evt.type", lambda v: None if v in names or v in reg.async_event_names
                             else f"unknown event type {v}")  # fmt: skip
