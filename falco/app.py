@@ -271,7 +271,7 @@ class Daemon:
         no_matches: list[Match] = []
         lock = self._lock
         first_ts = 0
-        n = reported = skipped = 0
+        n = reported = 0  # events returned to this loop; the skipped ones: insp.skipped
         next_ts = 0  # the periodic work runs at the first event
         failed = False
         skip = dumps is None and not per_event_source
@@ -295,12 +295,10 @@ class Daemon:
                         table = engine.matcher_table(source)
                         if skip:
                             self._return_only(insp, engine, source, foreign)
-                    if skip:
-                        n += insp.skipped - skipped
-                        skipped = insp.skipped
+                    seen = n + insp.skipped if skip else n
                     with lock:
-                        self.num_evts += n - reported
-                    reported = n
+                        self.num_evts += seen - reported
+                    reported = seen
                     next_ts = ts + poll_ns
                     if duration_ns:
                         if not first_ts:
@@ -349,10 +347,9 @@ class Daemon:
         finally:
             if dumps is not None:
                 dumps.close()
-            if skip:
-                n += insp.skipped - skipped
+            seen = n + insp.skipped if skip else n
             with lock:
-                self.num_evts += n - reported
+                self.num_evts += seen - reported
                 self._running -= 1
                 if failed or not self._running:
                     stop.set()
