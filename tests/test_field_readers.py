@@ -190,3 +190,22 @@ def test_split_arg_reader_caches_texts_and_checks_them() -> None:
                     bad(s)
         assert len(values) > 20 and all(v.startswith("O_") for v, _ in values)
         assert sorted(asked) == sorted({raw for _, raw in values})  # one call per distinct value
+
+
+def test_field_types_need_their_slots() -> None:
+    """set_field_types refuses classes without the slots readers read, and keeps the
+    types it had (readers go on working)."""
+    from libsinsp.event import SinspEvent
+    from libsinsp.fdinfo import FdInfo
+
+    class NoSlots:
+        pass
+
+    with pytest.raises((TypeError, AttributeError)):
+        _events.set_field_types(NoSlots, FdInfo, NoSlots, object())
+    reader = readers.thread_attr(lambda e: "python", "comm")
+    assert reader(SinspEvent(None)) == "python"  # no event yet: Python's to answer
+    with Inspector() as insp:
+        insp.open_file(CAPTURES / "cat_write.scap")
+        sevt = next(s for s in insp if s.tinfo is not None)
+        assert reader(sevt) == sevt.tinfo.comm != "python"  # still read in C
